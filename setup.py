@@ -1,0 +1,35 @@
+"""Packaging for source-conversations, an Airbyte source for PolyAI and Vectara conversation logs."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+VERSION = "0.1.0"
+
+setup(
+    name="source-conversations",
+    version=VERSION,
+    description="Airbyte source connector for PolyAI and Vectara conversation logs.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["source_conversations", "source_conversations.*"]),
+    package_data={"source_conversations": ["manifest.yaml", "schemas/*.json"]},
+    include_package_data=True,
+    install_requires=[
+        # 7.39 is the minor version every test and benchmark in this repo runs against.
+        "airbyte-cdk~=7.39.1",
+        "requests>=2.31,<3",
+        "pydantic>=2.6,<3",
+        "orjson>=3.9,<4",
+    ],
+    extras_require={
+        "tests": [
+            "pytest>=8,<10",
+            "requests-mock>=1.11,<2",
+            "pytest-timeout>=2.3,<3",
+        ],
+    },
+    entry_points={"console_scripts": ["source-conversations=source_conversations.run:run"]},
+)
