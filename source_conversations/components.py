@@ -1,0 +1,347 @@
+"""Custom components the manifest refers to by `class_name`.
+
+Each one exists because the declarative framework of airbyte-cdk 7.39 either cannot say what we need,
+or says it in a way that loses data or costs measurable time. The docstring of each class says which.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import InitVar, dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
+
+import orjson
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
+from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
+    PaginationStrategy,
+)
+from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
+from airbyte_cdk.sources.streams.http.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+logger = logging.getLogger("airbyte")
+
+_PARSED_PAGE_ATTRIBUTE = "_source_conversations_page"
+
+
+def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> Any:
+    """Evaluates a `{{ ... }}` string of a custom component: the factory passes them raw."""
+    if not isinstance(value, str):
+        return value
+    return InterpolatedString.create(value, parameters=parameters).eval(config)
+
+
+def parsed_page(response: requests.Response) -> Mapping[str, Any]:
+    """The response body as a JSON object, parsed once per response and shared by every reader.
+
+    A body that is not JSON, or JSON that is not an object, reads as `{}`. The error handler's
+    response filters then see that the records key is missing and retry, so a broken page is never
+    mistaken for an empty last page.
+    """
+    cached = getattr(response, _PARSED_PAGE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    try:
+        page = orjson.loads(response.content)
+    except (orjson.JSONDecodeError, requests.RequestException):
+        page = {}
+    if not isinstance(page, dict):
+        page = {}
+    setattr(response, _PARSED_PAGE_ATTRIBUTE, page)
+    return page
+
+
+def install_shared_json(response: requests.Response) -> None:
+    """Make `response.json()` answer from the shared parse.
+
+    The CDK's response filters call `response.json()` (the standard library parser) once per filter
+    with a predicate. On a 1,000-record PolyAI page that is about 25 ms each; sharing one orjson parse
+    removes it.
+    """
+    page = parsed_page(response)
+    response.json = lambda **_: page  # type: ignore[method-assign]
+
+
+class SharedParseDecoder(JsonDecoder):
+    """Decodes each page once with orjson, and hands the same object to every reader.
+
+    Why not `JsonDecoder`: the stock decoder parses a page once for the records and again for the
+    paginator, and its error handler parses it again per predicate filter. On PolyAI pages that was
+    about 15% of a full refresh (CDK-NOTES.md). It also turns unparseable bodies into `{}`; we keep
+    that contract so the manifest's "records key missing" filter catches them. It subclasses
+    `JsonDecoder` only because the CDK accepts no other decoder for pagination.
+    """
+
+    def __init__(self, parameters: Optional[Mapping[str, Any]] = None, **_: Any) -> None:
+        super().__init__(parameters=parameters or {})
+
+    def is_stream_response(self) -> bool:
+        return False
+
+    def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:
+        yield parsed_page(response)  # type: ignore[misc]
+
+
+@dataclass
+class TopLevelRecordsExtractor(RecordExtractor):
+    """Takes the records list straight from one top-level key of the shared parse.
+
+    Why not `DpathExtractor`: `dpath.get(body, [key])` walks every node of the page to find one
+    top-level key. On 1,000-record PolyAI pages that was 52% of the whole sync (CDK-NOTES.md).
+    """
+
+    field_name: str
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.field_name = interpolate(self.field_name, self.config, parameters)
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        records = parsed_page(response).get(self.field_name)
+        if not records:
+            return []
+        if not isinstance(records, list):
+            raise AirbyteTracedException(
+                message=f"The API answered with '{self.field_name}' that is not a list; the page cannot be read.",
+                internal_message=f"type of '{self.field_name}': {type(records).__name__}",
+                failure_type=FailureType.system_error,
+            )
+        return records
+
+
+@dataclass
+class GuardedNextTokenPagination(PaginationStrategy):
+    """Follows a next-page token from a top-level key, and refuses to loop.
+
+    The token is read from `token_field` (`next_offset` for PolyAI, `pageKey` for Vectara) and
+    paging stops when it is absent, null or empty: no extra empty request after the last page.
+
+    Why custom: the CDK has no loop guard. A server that hands back the same page key, a cycle
+    A -> B -> A, or an offset that does not advance would make a stock paginator read forever.
+    Here a token seen before in the same walk, or a numeric token that does not grow
+    (`numeric: true`), fails the sync with a clear message.
+
+    Tokens are kept as the API sent them: a Vectara page key is opaque base64 that may hold
+    `+`, `/` and `=`, and goes back as the exact string.
+    """
+
+    token_field: str
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    page_size: Optional[int] = None
+    numeric: bool = False
+    api_name: str = "The API"
+    _walks: threading.local = field(default_factory=threading.local, init=False, repr=False)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.token_field = interpolate(self.token_field, self.config, parameters)
+        self.api_name = interpolate(self.api_name, self.config, parameters)
+        if self.page_size is not None:
+            self.page_size = int(interpolate(self.page_size, self.config, parameters))
+        if isinstance(self.numeric, str):
+            self.numeric = self.numeric.lower() == "true"
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        self._walks.seen = set()
+        return None
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Any],
+        last_page_token_value: Optional[Any] = None,
+        **_: Any,
+    ) -> Optional[Any]:
+        token = parsed_page(response).get(self.token_field)
+        if token is None or token == "":
+            return None
+        seen = getattr(self._walks, "seen", None)
+        if seen is None or last_page_token_value is None:
+            seen = self._walks.seen = set()
+        if self.numeric:
+            self._check_offset_advances(token, last_page_token_value)
+        elif token == last_page_token_value or token in seen:
+            raise self._loop_error(f"the page key {token!r} came back a second time")
+        seen.add(token)
+        return token
+
+    def _check_offset_advances(self, token: Any, previous: Optional[Any]) -> None:
+        if not isinstance(token, int) or isinstance(token, bool) or token < 0:
+            raise self._loop_error(f"'{self.token_field}' is {token!r}, not a non-negative integer")
+        if previous is not None and token <= int(previous):
+            raise self._loop_error(
+                f"'{self.token_field}' went from {previous} to {token} instead of moving forward"
+            )
+
+    def _loop_error(self, what: str) -> AirbyteTracedException:
+        return AirbyteTracedException(
+            message=(
+                f"{self.api_name} paginated in a loop: {what}. The sync stopped rather than read the "
+                "same pages forever; no state was saved past the records already emitted. Retry later, "
+                "and report it to the vendor if it persists."
+            ),
+            failure_type=FailureType.system_error,
+        )
+
+    def get_page_size(self) -> Optional[int]:
+        return self.page_size
+
+
+@dataclass
+class RetryAfterBackoff(BackoffStrategy):
+    """Waits as long as `Retry-After` says, in seconds or as an HTTP date; otherwise backs off.
+
+    Why custom: the CDK honours `Retry-After` only when it is a number, and falls back to its
+    exponential backoff for an HTTP date. It also sleeps for however long the header asks.
+    Here a wait longer than `max_wait_seconds` fails at once with a clear message instead of
+    sleeping for hours, and with no header the wait is `base_seconds * 2**(attempt - 1)`,
+    capped at `max_backoff_seconds`.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    base_seconds: float = 2.0
+    max_backoff_seconds: float = 60.0
+    max_wait_seconds: float = 600.0
+    api_name: str = "The API"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.api_name = interpolate(self.api_name, self.config, parameters)
+        for name in ("base_seconds", "max_backoff_seconds", "max_wait_seconds"):
+            setattr(self, name, float(interpolate(getattr(self, name), self.config, parameters)))
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[requests.Response | requests.RequestException],
+        attempt_count: int,
+    ) -> Optional[float]:
+        if isinstance(response_or_exception, requests.Response):
+            wait = retry_after_seconds(response_or_exception.headers.get("Retry-After"))
+            if wait is not None:
+                if wait > self.max_wait_seconds:
+                    raise AirbyteTracedException(
+                        message=(
+                            f"{self.api_name} asked us to wait {wait:.0f} s before retrying (Retry-After), "
+                            f"more than the {self.max_wait_seconds:.0f} s this connector waits. "
+                            "The account's rate limit is exhausted: run the sync again later."
+                        ),
+                        failure_type=FailureType.transient_error,
+                    )
+                return wait
+        return min(self.base_seconds * 2 ** max(attempt_count - 1, 0), self.max_backoff_seconds)
+
+
+def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+
+
+def epoch_seconds(value: Any) -> Optional[int]:
+    """Vectara's `epochSecs`: int64 seconds sent as a JSON string, or sometimes as a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass
+class CreatedAtFromEpoch(RecordTransformation):
+    """Adds `created_at`, an ISO 8601 UTC date-time, derived from `epochSecs`.
+
+    Why not `AddFields`: that evaluates a Jinja template per record, which costs more than the rest
+    of the Vectara record path put together. A record whose `epochSecs` is missing or unreadable
+    gets `created_at: null`.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    source_field: str = "epochSecs"
+    target_field: str = "created_at"
+
+    def transform(
+        self,
+        record: MutableMapping[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        seconds = epoch_seconds(record.get(self.source_field))
+        record[self.target_field] = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)) if seconds is not None else None
+        )
+
+
+@dataclass
+class EpochWindowFilter(RecordFilter):
+    """Client-side incremental filter on integer epoch seconds.
+
+    Keeps a record when `start < epochSecs <= end` for the slice: strictly after the saved state
+    (or from the start date on a first sync), and not after the end, which is one second before the
+    sync began. A record made in the very second the sync ran is left to the next sync, so the state
+    can never pass a record created later in that same second.
+
+    Why not `is_client_side_incremental`: the stock filter keeps the boundary record (the start is
+    inclusive), so every sync re-sends the newest record, and it parses a datetime per record.
+    Vectara's list API has no time filter, so every sync walks every record: this comparison of two
+    integers is the whole per-record cost. Records with no `epochSecs` are kept (at-least-once):
+    they cannot be placed, and dropping them would lose them.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor_field: str = "epochSecs"
+    condition: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        pass
+
+    def filter_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        stream_state: StreamState,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        window = stream_slice or {}
+        start = epoch_seconds(window.get("start_time"))
+        end = epoch_seconds(window.get("end_time"))
+        if start is None or end is None:
+            yield from records
+            return
+        if not stream_state:
+            start -= 1  # on a first sync the start date itself is included
+        for record in records:
+            seconds = epoch_seconds(record.get(self.cursor_field))
+            if seconds is None or start < seconds <= end:
+                yield record

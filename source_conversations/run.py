@@ -1,0 +1,91 @@
+"""Command-line entrypoint: `source-conversations spec|check|discover|read`."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import datetime, timezone
+from typing import List
+
+import orjson
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.models import (
+    AirbyteErrorTraceMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    FailureType,
+    TraceType,
+    Type,
+)
+
+from source_conversations.source import SourceConversations
+
+_cdk_message_to_string = AirbyteEntrypoint.airbyte_message_to_string
+
+
+def message_to_string(message: AirbyteMessage) -> str:
+    """Serializes RECORD messages with their nulls; everything else as the CDK does.
+
+    The CDK's message serializer omits top-level `null` fields of a record, so a `null` the API sent
+    would reach the destination as a missing column. Records are written straight with orjson,
+    which keeps them (and is faster than the generic serializer).
+    """
+    if message.type == Type.RECORD and message.record is not None:
+        record = message.record
+        body = {"stream": record.stream, "data": record.data, "emitted_at": record.emitted_at}
+        if record.namespace is not None:
+            body["namespace"] = record.namespace
+        return orjson.dumps({"type": "RECORD", "record": body}).decode()
+    return _cdk_message_to_string(message)
+
+
+def install_message_serializer() -> None:
+    """Routes every message the CDK entrypoint prints through `message_to_string`."""
+    AirbyteEntrypoint.airbyte_message_to_string = staticmethod(message_to_string)  # type: ignore[method-assign]
+
+
+def _startup_error(error: Exception) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.TRACE,
+        trace=AirbyteTraceMessage(
+            type=TraceType.ERROR,
+            emitted_at=int(datetime.now(timezone.utc).timestamp() * 1000),
+            error=AirbyteErrorTraceMessage(
+                message=(
+                    f"The connector could not start: {error}. Check that the --config, --catalog and "
+                    "--state files exist and hold valid JSON of the right shape."
+                ),
+                internal_message=str(error),
+                stack_trace=traceback.format_exc(),
+                failure_type=FailureType.config_error,
+            ),
+        ),
+    )
+
+
+def build_source(args: List[str]) -> SourceConversations:
+    """Builds the source from the CLI arguments: in CDK 7 config, catalog and state go to the constructor."""
+    config_path = AirbyteEntrypoint.extract_config(args)
+    catalog_path = AirbyteEntrypoint.extract_catalog(args)
+    state_path = AirbyteEntrypoint.extract_state(args)
+    return SourceConversations(
+        config=SourceConversations.read_config(config_path) if config_path else None,
+        catalog=SourceConversations.read_catalog(catalog_path) if catalog_path else None,
+        state=SourceConversations.read_state(state_path) if state_path else None,
+    )
+
+
+def run(args: List[str] | None = None) -> None:
+    args = sys.argv[1:] if args is None else args
+    install_message_serializer()
+    try:
+        source = build_source(args)
+    except Exception as error:  # a malformed file must end in a TRACE, not a bare traceback
+        print(message_to_string(_startup_error(error)))
+        sys.exit(1)
+    launch(source, args)
+
+
+if __name__ == "__main__":
+    run()

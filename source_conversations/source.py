@@ -1,0 +1,141 @@
+"""The source: the declarative manifest, plus the two things it cannot say.
+
+1. `check` tests each configured provider on its own and says which one failed. The manifest's
+   `CheckStream` takes a fixed list of streams, and fails on a stream that `ConditionalStreams`
+   hid because its provider isn't configured.
+2. PolyAI conversations still in progress are held back, and the stream's state is kept from
+   passing the earliest of them, so a later sync reads each one once it has finished. A cursor on
+   `started_at` alone would move past a long call that started before the newest finished one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
+
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    Status,
+    Type,
+)
+from airbyte_cdk.sources.declarative.checks import CheckStream
+from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+
+from source_conversations.config import POLYAI_STREAM, ConfigError, parse_settings
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+_PROVIDER_NAMES = {POLYAI_STREAM: "PolyAI", "vectara_conversations": "Vectara"}
+_STARTED_AT = "started_at"
+
+
+class SourceConversations(YamlDeclarativeSource):
+    """Airbyte source for PolyAI and Vectara conversation logs, built from `manifest.yaml`."""
+
+    def __init__(
+        self,
+        catalog: Optional[ConfiguredAirbyteCatalog] = None,
+        config: Optional[Mapping[str, Any]] = None,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> None:
+        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            settings = parse_settings(config)
+        except ConfigError as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+        failures = []
+        for stream_name in settings.stream_names:
+            ok, reason = CheckStream(stream_names=[stream_name], parameters={}).check_connection(
+                self, logger, config
+            )
+            if not ok:
+                failures.append(f"{_PROVIDER_NAMES[stream_name]} failed: {_readable(reason)}")
+        if failures:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=" | ".join(failures))
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> Any:
+        parse_settings(config)
+        return super().discover(logger, config)
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> Iterator[AirbyteMessage]:
+        parse_settings(config)
+        in_progress = InProgressHold(POLYAI_STREAM)
+        for message in super().read(logger, config, catalog, state):
+            if in_progress.holds(message):
+                continue
+            yield in_progress.cap_state(message)
+
+
+class InProgressHold:
+    """Holds back a stream's in-progress conversations and caps its state before the earliest one.
+
+    Records with `in_progress: true` are not emitted: their fields still change. Each STATE message
+    of the stream is lowered to the earliest `started_at` held back so far, so the next sync's
+    window (whose start is inclusive) reads that conversation again, finished by then. The state is
+    written in UTC with a `Z`.
+    """
+
+    def __init__(self, stream_name: str) -> None:
+        self._stream_name = stream_name
+        self._earliest: Optional[datetime] = None
+        self.held = 0
+
+    def holds(self, message: AirbyteMessage) -> bool:
+        if message.type != Type.RECORD or message.record.stream != self._stream_name:
+            return False
+        data = message.record.data
+        if data.get("in_progress") is not True:
+            return False
+        started = _parse_instant(data.get(_STARTED_AT))
+        if started is not None and (self._earliest is None or started < self._earliest):
+            self._earliest = started
+        self.held += 1
+        return True
+
+    def cap_state(self, message: AirbyteMessage) -> AirbyteMessage:
+        if message.type != Type.STATE or message.state is None or message.state.stream is None:
+            return message
+        stream_state = message.state.stream
+        if stream_state.stream_descriptor.name != self._stream_name or stream_state.stream_state is None:
+            return message
+        blob: MutableMapping[str, Any] = stream_state.stream_state.__dict__
+        value = _parse_instant(blob.get(_STARTED_AT))
+        if value is None:
+            return message
+        if self._earliest is not None and self._earliest < value:
+            value = self._earliest
+        blob[_STARTED_AT] = _format_utc(value)
+        return message
+
+
+def _parse_instant(value: Any) -> Optional[datetime]:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _format_utc(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _readable(reason: Any) -> str:
+    """CheckStream wraps failures in a long sentence and sometimes a traceback; keep the message."""
+    text = str(reason)
+    return text.split("\nTraceback", 1)[0].strip()
