@@ -322,9 +322,11 @@ class EpochWindowFilter(RecordFilter):
     parameters: InitVar[Mapping[str, Any]]
     cursor_field: str = "epochSecs"
     condition: str = ""
+    default_start_date: str = "2017-01-01T00:00:00Z"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        pass
+        start_date = (self.config or {}).get("start_date") or self.default_start_date
+        self._start_date = int(datetime.fromisoformat(start_date.replace("Z", "+00:00")).timestamp())
 
     def filter_records(
         self,
@@ -339,8 +341,8 @@ class EpochWindowFilter(RecordFilter):
         if start is None or end is None:
             yield from records
             return
-        if not stream_state:
-            start -= 1  # on a first sync the start date itself is included
+        if start == self._start_date:
+            start -= 1  # the configured start date itself is included; a saved state is not
         for record in records:
             seconds = epoch_seconds(record.get(self.cursor_field))
             if seconds is None or start < seconds <= end:

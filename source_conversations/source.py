@@ -17,6 +17,9 @@ from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteErrorTraceMessage,
+    FailureType,
+    TraceType,
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
@@ -25,6 +28,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_conversations.config import POLYAI_STREAM, ConfigError, parse_settings
 
@@ -73,10 +77,18 @@ class SourceConversations(YamlDeclarativeSource):
     ) -> Iterator[AirbyteMessage]:
         parse_settings(config)
         in_progress = InProgressHold(POLYAI_STREAM)
-        for message in super().read(logger, config, catalog, state):
-            if in_progress.holds(message):
-                continue
-            yield in_progress.cap_state(message)
+        stream_errors: List[AirbyteErrorTraceMessage] = []
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
+                    stream_errors.append(message.trace.error)
+                elif not in_progress.holds(message):
+                    yield in_progress.cap_state(message)
+        except AirbyteTracedException:
+            if not stream_errors:
+                raise
+        if stream_errors:
+            raise one_failure(stream_errors)
 
 
 class InProgressHold:
@@ -119,6 +131,36 @@ class InProgressHold:
             value = self._earliest
         blob[_STARTED_AT] = _format_utc(value)
         return message
+
+
+_SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
+
+
+def one_failure(errors: List[AirbyteErrorTraceMessage]) -> AirbyteTracedException:
+    """Folds the per-stream error traces of a sync into the single terminal error it ends with.
+
+    The CDK emits one TRACE per failed stream, then a second, summary TRACE that it always types
+    `config_error` ("isn't actionable", says its source), even when a server error caused it. The
+    user and the platform get one error instead, with the failed stream's own type and message;
+    if several streams failed, `config_error` wins (the user must act), then `system_error`.
+    """
+    failure_type = next(
+        (kind for kind in _SEVERITY if any(error.failure_type == kind for error in errors)),
+        FailureType.system_error,
+    )
+    if len(errors) == 1:
+        message = errors[0].message
+    else:
+        message = " | ".join(
+            f"{error.stream_descriptor.name if error.stream_descriptor else 'sync'}: {error.message}"
+            for error in errors
+        )
+    return AirbyteTracedException(
+        message=message,
+        internal_message="; ".join(error.internal_message or "" for error in errors),
+        failure_type=failure_type,
+        stream_descriptor=errors[0].stream_descriptor if len(errors) == 1 else None,
+    )
 
 
 def _parse_instant(value: Any) -> Optional[datetime]:
