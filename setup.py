@@ -29,6 +29,7 @@ setup(
             "pytest>=8,<10",
             "requests-mock>=1.11,<2",
             "pytest-timeout>=2.3,<3",
+            "freezegun>=1.4,<2",
         ],
     },
     entry_points={"console_scripts": ["source-conversations=source_conversations.run:run"]},

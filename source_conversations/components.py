@@ -209,7 +209,8 @@ class RetryAfterBackoff(BackoffStrategy):
     exponential backoff for an HTTP date. It also sleeps for however long the header asks.
     Here a wait longer than `max_wait_seconds` fails at once with a clear message instead of
     sleeping for hours, and with no header the wait is `base_seconds * 2**(attempt - 1)`,
-    capped at `max_backoff_seconds`.
+    capped at `max_backoff_seconds`. A wait of zero becomes a millisecond: the CDK reads zero as
+    "no opinion" and falls back to its own exponential backoff.
     """
 
     config: Config
@@ -241,7 +242,7 @@ class RetryAfterBackoff(BackoffStrategy):
                         ),
                         failure_type=FailureType.transient_error,
                     )
-                return wait
+                return max(wait, 0.001)
         return min(self.base_seconds * 2 ** max(attempt_count - 1, 0), self.max_backoff_seconds)
 
 

@@ -1,0 +1,664 @@
+"""The vendor endpoints of the fake: PolyAI v1 conversations, Vectara v1 list-conversations and an OAuth2
+client-credentials token endpoint. Each turns a :class:`~fake_api.transport.Request` into a
+:class:`~fake_api.transport.Response`, in the vendor's own success and error shapes.
+
+The two list endpoints share one template (:class:`ListEndpoint`): authenticate, parse, select a page,
+apply a page fault, render, serialise (and, in fast mode, cache the bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import struct
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Callable, ClassVar, Hashable, Mapping, NamedTuple, Optional
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from .data import (
+    ENVIRONMENTS,
+    PolyaiDataset,
+    PolyaiFilter,
+    VectaraDataset,
+    polyai_page,
+    to_epoch_us,
+    variant_index,
+    vectara_page,
+)
+from .faults import ActiveFault, Fault
+from .transport import RESET, SHORT_BODY, Request, Response, json_response
+
+Clock = Callable[[], float]
+
+POLYAI_WINDOWS = ("closed", "half_open")
+PAGE_KEY_ENDS = ("missing", "empty")
+VECTARA_DEFAULT_NUM_RESULTS = 5
+POLYAI_DEFAULT_LIMIT = 5
+HTML_ERROR_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+# grpc-gateway's HTTP status for each gRPC code, reversed (for Vectara error bodies).
+_GRPC_CODE_BY_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 409: 6, 429: 8, 500: 13, 501: 12, 502: 14, 503: 14, 504: 4}
+
+
+class ApiError(Exception):
+    """Raised while serving a request to answer it with ``response`` instead."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared collaborators: tokens, Vectara page keys, the fast-mode page cache
+# --------------------------------------------------------------------------------------------------
+
+
+class TokenStore:
+    """Bearer tokens issued by the token endpoint, each valid for ``ttl_seconds`` of the ``clock``."""
+
+    def __init__(self, clock: Clock, ttl_seconds: float) -> None:
+        self.clock = clock
+        self.ttl_seconds = ttl_seconds
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}
+
+    def issue(self) -> str:
+        """A new random token."""
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            self._expiry[token] = self.clock() + self.ttl_seconds
+        return token
+
+    def is_valid(self, token: str) -> bool:
+        """Whether ``token`` was issued here and has not expired."""
+        with self._lock:
+            expiry = self._expiry.get(token)
+        return expiry is not None and self.clock() < expiry
+
+    def expire_all(self) -> None:
+        """Make every issued token expired."""
+        with self._lock:
+            self._expiry = dict.fromkeys(self._expiry, float("-inf"))
+
+
+class PageKeyCodec:
+    """Opaque Vectara page keys: standard base64 of (version, offset, numResults, nonce) plus a keyed MAC.
+
+    The 19-byte payload always ends the base64 text with ``==``, and its binary content makes ``+`` and
+    ``/`` common. A key that was not issued by this codec is rejected.
+    """
+
+    _LAYOUT = struct.Struct(">BQIH")
+    _VERSION = 1
+    _MAC_SIZE = 4
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hashlib.blake2b(payload, key=self._secret, digest_size=self._MAC_SIZE).digest()
+
+    def encode(self, offset: int, num_results: int, nonce: int = 0) -> str:
+        """The key of the page starting at listing position ``offset``; ``nonce`` varies the key only."""
+        payload = self._LAYOUT.pack(self._VERSION, offset, num_results, nonce & 0xFFFF)
+        return base64.b64encode(payload + self._mac(payload)).decode("ascii")
+
+    def decode(self, key: str) -> tuple[int, int]:
+        """``(offset, num_results)`` of a key; ValueError for anything this codec did not issue."""
+        try:
+            raw = base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ValueError("not base64") from error
+        payload, mac = raw[: -self._MAC_SIZE], raw[-self._MAC_SIZE :]
+        if len(payload) != self._LAYOUT.size or not secrets.compare_digest(mac, self._mac(payload)):
+            raise ValueError("not a page key of this server")
+        _, offset, num_results, _ = self._LAYOUT.unpack(payload)
+        return offset, num_results
+
+
+class PageCache:
+    """Serialised pages by normalised request (fast mode), least recently used first out past ``max_bytes``.
+
+    :meth:`clear` (called on every data change) starts a new generation; a page built from older data is
+    not stored.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self.generation = 0
+
+    def get(self, key: Hashable) -> Optional[bytes]:
+        with self._lock:
+            body = self._pages.get(key)
+            if body is not None:
+                self._pages.move_to_end(key)
+            return body
+
+    def put(self, key: Hashable, body: bytes, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation or len(body) > self.max_bytes or key in self._pages:
+                return
+            self._pages[key] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._size -= len(evicted)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._size = 0
+            self.generation += 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Endpoint base classes
+# --------------------------------------------------------------------------------------------------
+
+
+class Endpoint(ABC):
+    """One faultable vendor endpoint."""
+
+    name: ClassVar[str]
+    method: ClassVar[str]
+
+    @abstractmethod
+    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+        """Answer ``request``; ``fault`` is set only for a page-level fault kind."""
+
+    @abstractmethod
+    def error_body(self, status: int, message: str) -> Any:
+        """The vendor's error body for ``status``."""
+
+    @abstractmethod
+    def match_params(self, request: Request) -> dict[str, str]:
+        """The request parameters :attr:`Fault.match` conditions are compared with."""
+
+    def error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+        """An error response in the vendor's shape."""
+        return json_response(status, self.error_body(status, message), headers)
+
+
+def serve_with_fault(
+    endpoint: Endpoint, request: Request, active: Optional[ActiveFault], wait: Callable[[float], Any]
+) -> Response:
+    """Answer ``request`` at ``endpoint``, damaged as ``active`` says (no fault: a normal answer).
+
+    ``wait(seconds)`` sleeps for delay faults (it should return early when the server stops).
+    """
+    if request.method != endpoint.method:
+        return endpoint.error(405, f"Method {request.method} not allowed", (("Allow", endpoint.method),))
+    if active is None:
+        return endpoint.serve(request, None)
+    fault = active.fault
+    if fault.kind == "status":
+        return _status_fault_response(endpoint, fault)
+    if fault.kind == "delay":
+        wait(fault.delay_seconds)
+        return endpoint.serve(request, None)
+    if fault.kind not in ("reset", "short_body", "truncated_json", "invalid_json"):
+        return endpoint.serve(request, active)
+    normal = endpoint.serve(request, None)
+    if fault.kind == "reset":
+        return Response(normal.status, normal.body, normal.content_type, normal.headers, RESET)
+    if fault.kind == "short_body":
+        return Response(normal.status, normal.body, normal.content_type, normal.headers, SHORT_BODY)
+    if fault.kind == "truncated_json":
+        return Response(200, normal.body[: len(normal.body) // 2], normal.content_type, normal.headers)
+    return Response(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
+
+
+def _status_fault_response(endpoint: Endpoint, fault: Fault) -> Response:
+    headers = (("Retry-After", fault.retry_after),) if fault.retry_after is not None else ()
+    if fault.body is None:
+        return endpoint.error(fault.status, _reason(fault.status), headers)
+    if isinstance(fault.body, bytes):
+        return Response(fault.status, fault.body, headers=headers)
+    if isinstance(fault.body, str):
+        return Response(fault.status, fault.body.encode(), "text/plain; charset=utf-8", headers)
+    return json_response(fault.status, fault.body, headers)
+
+
+class Page(NamedTuple):
+    """One page of a list endpoint: the records and the pointer to the next page (None on the last)."""
+
+    records: list[dict[str, Any]]
+    next: Any
+
+
+class ListEndpoint(Endpoint):
+    """Template for a paged list endpoint; PolyAI and Vectara fill in the vendor specifics."""
+
+    records_key: ClassVar[str]
+
+    def __init__(self, lock: threading.RLock, cache: Optional[PageCache]) -> None:
+        self.lock = lock
+        self.cache = cache
+
+    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+        try:
+            self.authenticate(request)
+            query = self.parse(request)
+        except ApiError as error:
+            return error.response
+        kind = fault.fault.kind if fault else None
+        if kind == "vendor_error":
+            return json_response(200, self.vendor_error_body(fault.fault))
+        use_cache = self.cache is not None and kind is None
+        if use_cache:
+            cached = self.cache.get((self.name, query))
+            if cached is not None:
+                return Response(200, cached)
+            generation = self.cache.generation
+        page = self.select(query)
+        if kind == "empty_page_with_next":
+            page = page._replace(records=[])
+        if kind in ("empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle"):
+            page = page._replace(next=self.faulted_next(kind, query, page, fault))
+        body = self.render(page)
+        if kind == "missing_key":
+            del body[self.records_key]
+        payload = orjson.dumps(body)
+        if use_cache:
+            self.cache.put((self.name, query), payload, generation)
+        return Response(200, payload)
+
+    @abstractmethod
+    def authenticate(self, request: Request) -> None:
+        """Raise :class:`ApiError` unless the request carries valid credentials for the right tenant."""
+
+    @abstractmethod
+    def parse(self, request: Request) -> Hashable:
+        """The normalised query (hashable: it keys the fast-mode cache); :class:`ApiError` when invalid."""
+
+    @abstractmethod
+    def select(self, query: Any) -> Page:
+        """The page the query asks for."""
+
+    @abstractmethod
+    def render(self, page: Page) -> dict[str, Any]:
+        """The response body of ``page``."""
+
+    @abstractmethod
+    def faulted_next(self, kind: str, query: Any, page: Page, fault: ActiveFault) -> Any:
+        """The next-page pointer a pagination fault of ``kind`` answers with."""
+
+    @abstractmethod
+    def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
+        """A 200 body that reports an error the vendor's way."""
+
+
+# --------------------------------------------------------------------------------------------------
+# PolyAI
+# --------------------------------------------------------------------------------------------------
+
+
+def polyai_filter(
+    start_us: Optional[int],
+    end_us: Optional[int],
+    window: str,
+    environment: Optional[str] = "live",
+    variant: Optional[int] = None,
+    in_progress: Optional[bool] = None,
+) -> PolyaiFilter:
+    """A filter for a ``[start, end]`` (``window="closed"``) or ``[start, end)`` (``"half_open"``) window."""
+    if end_us is not None and window == "closed":
+        end_us += 1
+    return PolyaiFilter(start_us, end_us, environment, variant, in_progress)
+
+
+@dataclass(frozen=True)
+class PolyaiQuery:
+    """A validated PolyAI list request."""
+
+    filter: PolyaiFilter
+    offset: int
+    limit: int
+    include_context_state: bool
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bool_param(query: Mapping[str, str], name: str) -> Optional[bool]:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _time_param(query: Mapping[str, str], name: str) -> Optional[int]:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return to_epoch_us(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 date-time, got {raw!r}") from None
+
+
+class PolyaiEndpoint(ListEndpoint):
+    """``GET /v1/{account_id}/{project_id}/conversations``."""
+
+    name = "polyai"
+    method = "GET"
+    records_key = "conversations"
+    PATH_PREFIX = "/v1/"
+    PATH_SUFFIX = "/conversations"
+
+    def __init__(
+        self,
+        dataset: PolyaiDataset,
+        lock: threading.RLock,
+        cache: Optional[PageCache],
+        *,
+        api_key: str,
+        max_limit: int,
+        window: str,
+    ) -> None:
+        super().__init__(lock, cache)
+        if window not in POLYAI_WINDOWS:
+            raise ValueError(f"polyai_window must be one of {POLYAI_WINDOWS}")
+        self.dataset = dataset
+        self.api_key = api_key
+        self.max_limit = max_limit
+        self.window = window
+
+    @classmethod
+    def tenant(cls, path: str) -> Optional[tuple[str, str]]:
+        """``(account_id, project_id)`` when ``path`` is a conversations list path, else None."""
+        if not (path.startswith(cls.PATH_PREFIX) and path.endswith(cls.PATH_SUFFIX)):
+            return None
+        parts = path[len(cls.PATH_PREFIX) : -len(cls.PATH_SUFFIX)].split("/")
+        if len(parts) != 2 or not all(parts):
+            return None
+        return unquote(parts[0]), unquote(parts[1])
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"error_message": message}
+
+    def match_params(self, request: Request) -> dict[str, str]:
+        defaults = {"offset": "0", "limit": str(POLYAI_DEFAULT_LIMIT), "client_env": "live"}
+        return {**defaults, **request.query}
+
+    def authenticate(self, request: Request) -> None:
+        if request.header("x-api-key") != self.api_key:
+            raise ApiError(self.error(401, "Unauthorized: missing or invalid x-api-key"))
+        if self.tenant(request.path) != (self.dataset.account_id, self.dataset.project_id):
+            raise ApiError(
+                json_response(
+                    404,
+                    {
+                        "success": False,
+                        "error": "Not Found",
+                        "error_id": request.header("X-PolyAI-Correlation-Id") or str(uuid.uuid4()),
+                        "error_code": "PROJECT_NOT_FOUND",
+                        "error_message": "Project not found for this account",
+                        "data": None,
+                    },
+                )
+            )
+
+    def parse(self, request: Request) -> PolyaiQuery:
+        query = request.query
+        try:
+            environment = query.get("client_env") or "live"
+            if environment not in ENVIRONMENTS:
+                raise ValueError(f"client_env must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+            limit = _int_param(query, "limit", POLYAI_DEFAULT_LIMIT)
+            if not 1 < limit < self.max_limit + 1:
+                raise ValueError(f"limit must satisfy 1 < limit < {self.max_limit + 1}, got {limit}")
+            offset = _int_param(query, "offset", 0)
+            if offset < 0:
+                raise ValueError(f"offset must be >= 0, got {offset}")
+            if query.get("variant_id") and query.get("variant_name"):
+                raise ValueError("Specify only one of variant_id or variant_name")
+            return PolyaiQuery(
+                filter=polyai_filter(
+                    _time_param(query, "start_time"),
+                    _time_param(query, "end_time"),
+                    self.window,
+                    environment,
+                    variant_index(query.get("variant_id") or None, query.get("variant_name") or None),
+                    _bool_param(query, "in_progress"),
+                ),
+                offset=offset,
+                limit=limit,
+                include_context_state=bool(_bool_param(query, "include_context_state")),
+            )
+        except ValueError as error:
+            raise ApiError(self.error(400, str(error))) from None
+
+    def select(self, query: PolyaiQuery) -> Page:
+        with self.lock:
+            slots, total = self.dataset.page(query.filter, query.offset, query.limit)
+        records = [self.dataset.conversation(slot, query.include_context_state) for slot in slots]
+        end = query.offset + len(slots)
+        return Page(records, end if end < total else None)
+
+    def render(self, page: Page) -> dict[str, Any]:
+        return polyai_page(page.records, page.next)
+
+    def faulted_next(self, kind: str, query: PolyaiQuery, page: Page, fault: ActiveFault) -> int:
+        # empty_page_with_next resumes where it stood; offset_stuck never moves on.
+        return query.offset
+
+    def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
+        return {"error_message": fault.detail}
+
+
+# --------------------------------------------------------------------------------------------------
+# Vectara
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VectaraQuery:
+    """A validated Vectara list request: the listing position and page size (from the key on later pages)."""
+
+    offset: int
+    num_results: int
+    page_key: str = ""
+
+
+def _grpc_error(code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": []}
+
+
+def _first_field(body: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if body.get(name) not in (None, ""):
+            return body[name]
+    return None
+
+
+class VectaraEndpoint(ListEndpoint):
+    """``POST /v1/list-conversations``."""
+
+    name = "vectara"
+    method = "POST"
+    records_key = "conversation"
+    PATH = "/v1/list-conversations"
+
+    def __init__(
+        self,
+        dataset: VectaraDataset,
+        lock: threading.RLock,
+        cache: Optional[PageCache],
+        *,
+        customer_id: str,
+        api_key: str,
+        tokens: TokenStore,
+        page_keys: PageKeyCodec,
+        page_key_end: str,
+    ) -> None:
+        super().__init__(lock, cache)
+        if page_key_end not in PAGE_KEY_ENDS:
+            raise ValueError(f"vectara_page_key_end must be one of {PAGE_KEY_ENDS}")
+        self.dataset = dataset
+        self.customer_id = customer_id
+        self.api_key = api_key
+        self.tokens = tokens
+        self.page_keys = page_keys
+        self.page_key_end = page_key_end
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return _grpc_error(_GRPC_CODE_BY_STATUS.get(status, 2), message)
+
+    def match_params(self, request: Request) -> dict[str, str]:
+        try:
+            body = orjson.loads(request.body or b"{}")
+        except orjson.JSONDecodeError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        return {
+            "pageKey": str(_first_field(body, "pageKey", "page_key") or ""),
+            "numResults": str(_first_field(body, "numResults", "num_results") or 0),
+        }
+
+    def authenticate(self, request: Request) -> None:
+        if request.header("customer-id") != self.customer_id:
+            raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: missing or unknown customer-id")))
+        if request.header("x-api-key") == self.api_key:
+            return
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and self.tokens.is_valid(token.strip()):
+            return
+        raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: invalid API key or expired token")))
+
+    def parse(self, request: Request) -> VectaraQuery:
+        try:
+            body = orjson.loads(request.body or b"{}")
+        except orjson.JSONDecodeError:
+            raise ApiError(json_response(400, _grpc_error(3, "invalid JSON body"))) from None
+        if not isinstance(body, dict):
+            raise ApiError(json_response(400, _grpc_error(3, "the body must be a JSON object")))
+        page_key = _first_field(body, "pageKey", "page_key")
+        if page_key is not None:
+            try:
+                offset, num_results = self.page_keys.decode(str(page_key))
+            except ValueError:
+                raise ApiError(json_response(400, _grpc_error(3, "invalid page key"))) from None
+            return VectaraQuery(offset, num_results, str(page_key))
+        raw = _first_field(body, "numResults", "num_results")
+        try:
+            num_results = int(raw or 0)
+            if num_results < 0 or isinstance(raw, (bool, float)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ApiError(json_response(400, _grpc_error(3, f"invalid numResults {raw!r}"))) from None
+        return VectaraQuery(0, num_results or VECTARA_DEFAULT_NUM_RESULTS)
+
+    def select(self, query: VectaraQuery) -> Page:
+        with self.lock:
+            indices = self.dataset.listing(query.offset, query.num_results)
+            size = self.dataset.size
+        records = [self.dataset.turn(index) for index in indices]
+        end = query.offset + len(indices)
+        return Page(records, self.page_keys.encode(end, query.num_results) if end < size else None)
+
+    def render(self, page: Page) -> dict[str, Any]:
+        end_key = "" if self.page_key_end == "empty" else None
+        return vectara_page(page.records, page.next if page.next is not None else end_key)
+
+    def faulted_next(self, kind: str, query: VectaraQuery, page: Page, fault: ActiveFault) -> str:
+        if kind == "empty_page_with_next":
+            return self.page_keys.encode(query.offset, query.num_results, nonce=fault.seen)
+        if kind == "repeat_page_key":
+            return query.page_key or self.page_keys.encode(query.offset, query.num_results, nonce=1)
+        # cycle: remember the first two keys handed out (A, B); then B leads back to A and A to B.
+        normal = page.next or self.page_keys.encode(query.offset + len(page.records), query.num_results)
+        with self.lock:
+            keys: list[str] = fault.memory.setdefault("keys", [])
+            if len(keys) == 2 and query.page_key in keys:
+                return keys[1 - keys.index(query.page_key)]
+            if len(keys) < 2:
+                keys.append(normal)
+            return normal
+
+    def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
+        return {"status": {"code": fault.code, "statusDetail": fault.detail}}
+
+
+# --------------------------------------------------------------------------------------------------
+# OAuth2 token
+# --------------------------------------------------------------------------------------------------
+
+
+class TokenEndpoint(Endpoint):
+    """``POST /oauth2/token`` with ``grant_type=client_credentials`` (client in the form or HTTP Basic)."""
+
+    name = "token"
+    method = "POST"
+    PATH = "/oauth2/token"
+
+    def __init__(self, tokens: TokenStore, *, client_id: str, client_secret: str) -> None:
+        self.tokens = tokens
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        error = "temporarily_unavailable" if status == 429 or status >= 500 else "invalid_request"
+        return {"error": error, "error_description": message}
+
+    @staticmethod
+    def _form(request: Request) -> dict[str, str]:
+        return dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def match_params(self, request: Request) -> dict[str, str]:
+        return {name: value for name, value in self._form(request).items() if name != "client_secret"}
+
+    def _client(self, request: Request, form: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
+        scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                client_id, _, client_secret = base64.b64decode(encoded.strip()).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None, None
+            return unquote(client_id), unquote(client_secret)
+        return form.get("client_id"), form.get("client_secret")
+
+    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+        form = self._form(request)
+        if form.get("grant_type") != "client_credentials":
+            return json_response(400, {"error": "unsupported_grant_type"})
+        if self._client(request, form) != (self.client_id, self.client_secret):
+            return json_response(400, {"error": "invalid_client"})
+        body = {"access_token": self.tokens.issue(), "token_type": "Bearer", "expires_in": int(self.tokens.ttl_seconds)}
+        if fault is not None:  # the only page-level kind the token endpoint takes is missing_key
+            del body["access_token"]
+        return json_response(200, body, (("Cache-Control", "no-store"),))
