@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
@@ -179,5 +180,5 @@ def _format_utc(value: datetime) -> str:
 
 def _readable(reason: Any) -> str:
     """CheckStream wraps failures in a long sentence and sometimes a traceback; keep the message."""
-    text = str(reason)
-    return text.split("\nTraceback", 1)[0].strip()
+    text = str(reason).split("\nTraceback", 1)[0].strip()
+    return re.sub(r"^Stream \w+ is not available: ", "", text)
