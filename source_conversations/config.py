@@ -130,19 +130,18 @@ class ConfigError(AirbyteTracedException):
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    location = ".".join(
-        str(part)
-        for part in error["loc"]
-        if part not in ("api_key", "oauth2_client_credentials") or part == error["loc"][-1]
-    )
+    path = [str(part) for part in error["loc"]]
+    if path[:2] == ["vectara", "credentials"] and len(path) > 3:
+        del path[2]  # pydantic names the union member (the auth_type) in the path
+    location = ".".join(path)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         message = "is required but missing"
     elif error["type"] == "extra_forbidden":
         message = "is not a known setting; remove it or check its spelling"
     fix = next((hint for field, hint in _FIXES.items() if location.startswith(field)), "")
-    label = f"`{location}` " if location else ""
-    return f"{label}{message}.{' ' + fix if fix else ''}".replace("..", ".")
+    text = message if not location or location in message else f"`{location}` {message}"
+    return f"{text.rstrip('.')}.{' ' + fix if fix else ''}"
 
 
 def parse_settings(config: Mapping[str, Any]) -> ConnectorSettings:
@@ -150,5 +149,5 @@ def parse_settings(config: Mapping[str, Any]) -> ConnectorSettings:
     try:
         return ConnectorSettings.model_validate(config or {})
     except ValidationError as error:
-        problems = "; ".join(_describe(detail) for detail in error.errors(include_url=False, include_input=False))
+        problems = " ".join(_describe(detail) for detail in error.errors(include_url=False, include_input=False))
         raise ConfigError(f"The configuration is not valid: {problems}") from None

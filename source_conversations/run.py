@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import List
+from typing import Any, List
 
 import orjson
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteMessage,
@@ -19,6 +19,11 @@ from airbyte_cdk.models import (
     Type,
 )
 
+from airbyte_cdk.models import ConnectorSpecification
+from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.logger import PRINT_BUFFER
+
+from source_conversations.config import parse_settings
 from source_conversations.source import SourceConversations
 
 _cdk_message_to_string = AirbyteEntrypoint.airbyte_message_to_string
@@ -43,6 +48,20 @@ def message_to_string(message: AirbyteMessage) -> str:
 def install_message_serializer() -> None:
     """Routes every message the CDK entrypoint prints through `message_to_string`."""
     AirbyteEntrypoint.airbyte_message_to_string = staticmethod(message_to_string)  # type: ignore[method-assign]
+
+
+class ConversationsEntrypoint(AirbyteEntrypoint):
+    """The CDK entrypoint, with config errors that name the field and the fix.
+
+    The CDK validates the config against the spec's JSON schema before `check`, `discover` and
+    `read`, and reports only the schema's words ("'a' is a required property", with no path).
+    The typed settings run first, so the message says `polyai.account_id` and what to put there.
+    """
+
+    @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
+        parse_settings(split_config(config)[0])
+        AirbyteEntrypoint.validate_connection(source_spec, config)
 
 
 def _startup_error(error: Exception) -> AirbyteMessage:
@@ -84,7 +103,12 @@ def run(args: List[str] | None = None) -> None:
     except Exception as error:  # a malformed file must end in a TRACE, not a bare traceback
         print(message_to_string(_startup_error(error)))
         sys.exit(1)
-    launch(source, args)
+    # As airbyte_cdk.entrypoint.launch, with our entrypoint class.
+    entrypoint = ConversationsEntrypoint(source)
+    parsed_args = entrypoint.parse_args(args)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed_args):
+            print(f"{message}\n", end="")
 
 
 if __name__ == "__main__":
