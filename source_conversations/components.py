@@ -14,10 +14,15 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
 
+from urllib.parse import urlsplit
+
 import orjson
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
@@ -28,6 +33,7 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.streams.http.error_handlers.backoff_strategy import BackoffStrategy
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 logger = logging.getLogger("airbyte")
@@ -348,3 +354,106 @@ class EpochWindowFilter(RecordFilter):
             seconds = epoch_seconds(record.get(self.cursor_field))
             if seconds is None or start < seconds <= end:
                 yield record
+
+
+@dataclass
+class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
+    """OAuth 2.0 client-credentials bearer token for Vectara, fetched once and reused.
+
+    Why not `OAuthAuthenticator`: in CDK 7.39 its token request has no timeout (a stalled token
+    endpoint hangs the sync), it refreshes only once the token has already expired (so the request
+    in flight at that moment is refused), and a token endpoint that rejects the client ends as a
+    `system_error` ("OAuth access token refresh request failed") or a message about refresh tokens.
+    Here: connect/read timeouts, retries with backoff for 429/5xx and network errors (urllib3's
+    `Retry`), the token renewed `refresh_before_seconds` before it expires, and a rejected client
+    is a `config_error` that says so. The token is registered as a secret, so logs mask it.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    client_id: str
+    client_secret: str
+    token_url: str
+    refresh_before_seconds: float = 300.0
+    connect_timeout_seconds: float = 30.0
+    read_timeout_seconds: float = 60.0
+    max_retries: int = 5
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        for name in ("client_id", "client_secret", "token_url"):
+            setattr(self, name, interpolate(getattr(self, name), self.config, parameters))
+        self._access_token: Optional[str] = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        retry = Retry(
+            total=int(self.max_retries),
+            backoff_factor=1.0,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=None,  # the token POST is safe to repeat
+            respect_retry_after_header=False,  # a huge Retry-After must not stall the sync
+            raise_on_status=False,
+        )
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+
+    @property
+    def auth_header(self) -> str:
+        return "Authorization"
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            if self._access_token is None or time.monotonic() >= self._renew_at:
+                self._fetch_token()
+        return f"Bearer {self._access_token}"
+
+    def _fetch_token(self) -> None:
+        try:
+            response = self._session.post(
+                self.token_url,
+                data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret},
+                headers={"Accept": "application/json"},
+                timeout=(float(self.connect_timeout_seconds), float(self.read_timeout_seconds)),
+            )
+        except requests.RequestException as error:
+            raise AirbyteTracedException(
+                message=f"Could not reach Vectara's OAuth token endpoint ({_host(self.token_url)}): {type(error).__name__}. Retry later.",
+                internal_message=str(error),
+                failure_type=FailureType.transient_error,
+            ) from None
+        body = _json_object(response)
+        if response.status_code in (400, 401, 403):
+            raise AirbyteTracedException(
+                message=(
+                    f"Vectara's OAuth token endpoint rejected the OAuth client (HTTP {response.status_code}: "
+                    f"{body.get('error') or 'refused'}). Check `vectara.credentials.client_id`, "
+                    "`vectara.credentials.client_secret` and `vectara.credentials.token_url`."
+                ),
+                failure_type=FailureType.config_error,
+            )
+        token = body.get("access_token")
+        if not response.ok or not isinstance(token, str) or not token:
+            raise AirbyteTracedException(
+                message=f"Vectara's OAuth token endpoint answered HTTP {response.status_code} without an access token. Retry later.",
+                failure_type=FailureType.transient_error,
+            )
+        add_to_secrets(token)
+        try:
+            lifetime = float(body.get("expires_in") or 1800)
+        except (TypeError, ValueError):
+            lifetime = 1800.0
+        self._access_token = token
+        self._renew_at = time.monotonic() + max(lifetime - float(self.refresh_before_seconds), lifetime / 2)
+
+
+def _json_object(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc
