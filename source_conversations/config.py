@@ -79,6 +79,7 @@ class ConnectorSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     start_date: Optional[datetime] = None
+    read_timeout_seconds: int = Field(default=120, ge=1, le=600)
     polyai: Optional[PolyAISettings] = None
     vectara: Optional[VectaraSettings] = None
 
@@ -111,6 +112,7 @@ class ConnectorSettings(BaseModel):
 # Extra advice for fields whose pydantic message alone doesn't tell the user what to type.
 _FIXES = {
     "start_date": "Use a UTC date-time like 2025-01-01T00:00:00Z.",
+    "read_timeout_seconds": "Use a whole number of seconds from 1 to 600.",
     "polyai.region": "Use us-1, uk-1 or euw-1 (the region the API key was created in).",
     "polyai.base_url": "Use a full URL like https://api.us-1.platform.polyai.app, or leave it empty.",
     "polyai.client_env": "Use sandbox, pre-release or live.",

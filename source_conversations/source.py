@@ -3,7 +3,9 @@
 1. `check` tests each configured provider on its own and says which one failed. The manifest's
    `CheckStream` takes a fixed list of streams, and fails on a stream that `ConditionalStreams`
    hid because its provider isn't configured.
-2. PolyAI conversations still in progress are held back, and the stream's state is kept from
+2. The read timeout comes from the config (`read_timeout_seconds`): the manifest's requester takes
+   only a fixed number there.
+3. PolyAI conversations still in progress are held back, and the stream's state is kept from
    passing the earliest of them, so a later sync reads each one once it has finished. A cursor on
    `started_at` alone would move past a long call that started before the newest finished one.
 """
@@ -47,7 +49,14 @@ class SourceConversations(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
+        self._read_timeout = _read_timeout_setting(config)  # read by _read_and_parse_yaml_file below
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
+
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Mapping[str, Any]:
+        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        if self._read_timeout is not None:
+            manifest["definitions"]["base_requester"]["read_timeout_in_seconds"] = self._read_timeout
+        return manifest
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
@@ -90,6 +99,13 @@ class SourceConversations(YamlDeclarativeSource):
                 raise
         if stream_errors:
             raise one_failure(stream_errors)
+
+
+def _read_timeout_setting(config: Optional[Mapping[str, Any]]) -> Optional[float]:
+    value = (config or {}).get("read_timeout_seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None  # absent or invalid: the manifest's default stays, and `check` names the field
+    return float(value)
 
 
 class InProgressHold:
