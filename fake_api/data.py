@@ -20,15 +20,15 @@ import functools
 import math
 import random
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import orjson
 
 from .texts import DTMF_INPUTS, HANDOFF_DESTINATIONS, HANDOFF_REASONS, LANGUAGES, Exchange, Language
 
-UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_SEED = 42
 DEFAULT_ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ DEFAULT_PROJECT_ID = "PROJECT-9d2e7b41"
 ENVIRONMENTS: tuple[str, ...] = ("live", "sandbox", "pre-release")
 PATTERN_PERIOD = 100
 
-Timestamp = Union[datetime, str, int, float]
+Timestamp = datetime | str | int | float
 """A point in time: an aware or naive (= UTC) datetime, an ISO 8601 string or Unix seconds."""
 
 
@@ -150,7 +150,7 @@ def _pick(rng: random.Random, items: Sequence[Any]) -> Any:
 # Filterable attributes: environment and variant, periodic so filtered counts are O(1)
 # --------------------------------------------------------------------------------------------------
 
-AttributeKey = tuple[Optional[str], Optional[int]]
+AttributeKey = tuple[str | None, int | None]
 """(environment or None for any, variant index or None for any; -1 matches nothing)."""
 
 
@@ -163,7 +163,7 @@ class _AttributePattern:
         variants = [0] * 60 + [1] * 30 + [2] * 10
         rng.shuffle(environments)
         rng.shuffle(variants)
-        self.slots: list[tuple[str, int]] = list(zip(environments, variants))
+        self.slots: list[tuple[str, int]] = list(zip(environments, variants, strict=True))
         self._positions: dict[AttributeKey, list[int]] = {}
 
     def attributes(self, i: int) -> tuple[str, int]:
@@ -174,9 +174,7 @@ class _AttributePattern:
         if positions is None:
             environment, variant = key
             positions = [
-                p
-                for p, (env, var) in enumerate(self.slots)
-                if environment in (None, env) and variant in (None, var)
+                p for p, (env, var) in enumerate(self.slots) if environment in (None, env) and variant in (None, var)
             ]
             self._positions[key] = positions
         return positions
@@ -199,7 +197,7 @@ def _pattern(seed: int) -> _AttributePattern:
     return _AttributePattern(seed)
 
 
-def variant_index(variant_id: Optional[str] = None, variant_name: Optional[str] = None) -> Optional[int]:
+def variant_index(variant_id: str | None = None, variant_name: str | None = None) -> int | None:
     """Index into :data:`VARIANTS` for a variant filter; None without filter, -1 for an unknown variant."""
     if variant_id is None and variant_name is None:
         return None
@@ -217,7 +215,7 @@ def variant_index(variant_id: Optional[str] = None, variant_name: Optional[str] 
 class PolyaiSlot(NamedTuple):
     """What places a PolyAI record in listings: everything but its generated content."""
 
-    index: int
+    record_index: int
     started_us: int
     environment: str
     variant: int
@@ -228,11 +226,11 @@ class PolyaiSlot(NamedTuple):
 class PolyaiFilter:
     """A listing filter. Times are epoch microseconds; ``end_us`` is exclusive."""
 
-    start_us: Optional[int] = None
-    end_us: Optional[int] = None
-    environment: Optional[str] = "live"
-    variant: Optional[int] = None
-    in_progress: Optional[bool] = None
+    start_us: int | None = None
+    end_us: int | None = None
+    environment: str | None = "live"
+    variant: int | None = None
+    in_progress: bool | None = None
 
     def admits(self, slot: PolyaiSlot) -> bool:
         """Whether ``slot`` passes this filter."""
@@ -246,7 +244,7 @@ class PolyaiFilter:
 
 
 def _turn_template(
-    agent: tuple[str, Optional[str]], exchange: Optional[Exchange] = None, *, is_silence: bool = False
+    agent: tuple[str, str | None], exchange: Exchange | None = None, *, is_silence: bool = False
 ) -> dict[str, Any]:
     """A turn with its static text filled in; timestamps, latency and DTMF are set per record."""
     return {
@@ -276,7 +274,7 @@ class _Script:
     exchanges: tuple[dict[str, Any], ...]
 
     @classmethod
-    def of(cls, language: Language) -> "_Script":
+    def of(cls, language: Language) -> _Script:
         return cls(
             language=language,
             greeting=_turn_template(language.greeting),
@@ -297,8 +295,9 @@ _AGENT_SPEAKING_US_PER_CHAR = 60_000
 def _transcript(rng: random.Random, script: _Script, start_us: int, suffix: str) -> tuple[list[dict[str, Any]], int]:
     """Generate the turns of one conversation; return them and the time the last agent reply ended."""
     # Each planned turn: (template, the user was heard, DTMF keys pressed instead of speaking).
-    plan: list[tuple[dict[str, Any], bool, Optional[str]]] = [(script.greeting, False, None)]
-    for _ in range(1 + int(rng.random() * 2)):
+    plan: list[tuple[dict[str, Any], bool, str | None]] = [(script.greeting, False, None)]
+    length_roll = rng.random()  # 10% hang up after the greeting, 60% ask one thing, 30% two
+    for _ in range(0 if length_roll < 0.1 else 1 if length_roll < 0.7 else 2):
         roll = rng.random()
         if roll < 0.08:
             plan.append((script.reprompt, True, None))
@@ -306,7 +305,7 @@ def _transcript(rng: random.Random, script: _Script, start_us: int, suffix: str)
             plan.append((_pick(rng, script.exchanges), True, _pick(rng, DTMF_INPUTS)))
         else:
             plan.append((_pick(rng, script.exchanges), True, None))
-    if rng.random() < 0.3:
+    if rng.random() < 0.2:
         plan.append((script.closing, False, None))
 
     turns = []
@@ -327,6 +326,11 @@ def _transcript(rng: random.Random, script: _Script, start_us: int, suffix: str)
     return turns, now_us
 
 
+def _polyai_id(rng: random.Random) -> str:
+    """A Twilio-call-SID-like id, the first draw of a record's generator."""
+    return f"CA{rng.getrandbits(128):032x}"
+
+
 def _polyai_content(
     record_hash: int,
     slot: PolyaiSlot,
@@ -336,7 +340,7 @@ def _polyai_content(
 ) -> dict[str, Any]:
     """Generate the conversation for ``slot`` from its record hash (pure; nested values may be shared)."""
     rng = random.Random(record_hash)
-    conversation_id = f"CA{rng.getrandbits(128):032x}"
+    conversation_id = _polyai_id(rng)
     script: _Script = _pick(rng, _SCRIPT_TABLE)
     language = script.language
     suffix = "Z" if rng.random() < 0.5 else "+00:00"
@@ -355,7 +359,7 @@ def _polyai_content(
     random_handoff = rng.random() < 0.05
     handoff = not slot.in_progress and ("request_human" in intents or random_handoff)
     total_duration = max(1, math.ceil((ended_us - slot.started_us) / _US_PER_SECOND))
-    metrics: dict[str, Union[str, list[str]]] = {
+    metrics: dict[str, str | list[str]] = {
         "LANGUAGE": language.code,
         "CALL_TURN": [turn["agent_response_datetime"] for turn in turns],
     }
@@ -428,7 +432,6 @@ class PolyaiDataset:
     ) -> None:
         if spacing_us < 1:
             raise ValueError("spacing must be at least one microsecond")
-        self.seed = seed
         self.base_count = count
         self.origin_us = origin_us
         self.spacing_us = spacing_us
@@ -443,11 +446,6 @@ class PolyaiDataset:
     def size(self) -> int:
         """Number of records, all environments, added ones included."""
         return self.base_count + len(self._added)
-
-    @property
-    def end_us(self) -> int:
-        """Exclusive upper bound of the base records' ``started_at``."""
-        return self.origin_us + self.base_count * self.spacing_us
 
     def _started_us(self, i: int) -> int:
         return self.origin_us + i * self.spacing_us + _mix64(self._key + i) % self.spacing_us
@@ -466,7 +464,7 @@ class PolyaiDataset:
         return PolyaiSlot(i, self._started_us(i), environment, variant, i >= self._in_progress_from)
 
     def page(self, query: PolyaiFilter, offset: int, limit: int) -> tuple[list[PolyaiSlot], int]:
-        """Slots ``[offset, offset + limit)`` of the records matching ``query`` in ``started_at`` order, and the total."""
+        """Slots ``[offset, offset + limit)`` of the records matching ``query``, by ``started_at``; and the total."""
         key: AttributeKey = (query.environment, query.variant)
         lo = 0 if query.start_us is None else self._first_at_or_after(query.start_us)
         hi = self.base_count if query.end_us is None else self._first_at_or_after(query.end_us)
@@ -504,12 +502,12 @@ class PolyaiDataset:
         Nested values are shared between records: pass the result through :func:`json_copy` before changing it.
         """
         return _polyai_content(
-            _mix64(self._key + slot.index), slot, self.account_id, self.project_id, include_context_state
+            _mix64(self._key + slot.record_index), slot, self.account_id, self.project_id, include_context_state
         )
 
     def conversation_id(self, index: int) -> str:
         """The ``id`` of record ``index``, without generating the rest of the record."""
-        return f"CA{random.Random(_mix64(self._key + index)).getrandbits(128):032x}"
+        return _polyai_id(random.Random(_mix64(self._key + index)))
 
     def add(self, n: int, started_us: int, in_progress: bool = False) -> list[PolyaiSlot]:
         """Add ``n`` live conversations starting at ``started_us``, one millisecond apart."""
@@ -518,7 +516,7 @@ class PolyaiDataset:
             index = self.size
             _, variant = self._pattern.attributes(index)
             slot = PolyaiSlot(index, started_us + k * 1000, "live", variant, in_progress)
-            bisect.insort(self._added, slot, key=lambda s: (s.started_us, s.index))
+            bisect.insort(self._added, slot, key=lambda s: (s.started_us, s.record_index))
             new.append(slot)
         return new
 
@@ -554,7 +552,8 @@ def polyai_conversation(
         project_id=project_id,
     )
     slot = dataset._base_slot(i)._replace(in_progress=in_progress)
-    return json_copy(dataset.conversation(slot, include_context_state))
+    conversation: dict[str, Any] = json_copy(dataset.conversation(slot, include_context_state))
+    return conversation
 
 
 # --------------------------------------------------------------------------------------------------
@@ -575,7 +574,7 @@ def _vectara_content(record_hash: int, epoch_secs: int, epoch_as_number_ratio: f
         "id": conversation_id,
         "conversationId": conversation_id,
         "query": asked.user,
-        "answer": f"{asked.agent} {follow_up.agent} [1]",
+        "answer": f"{asked.agent} {follow_up.agent} [1]" + (f" {asked.agent} [2]" if bits >> 63 else ""),
         "enabled": (bits >> 32) % 100 >= 5,
         "epochSecs": epoch_secs if as_number else str(epoch_secs),
     }
@@ -641,7 +640,7 @@ class VectaraDataset:
 
     def conversation_id(self, index: int) -> str:
         """The conversation id of record ``index``, without generating the rest."""
-        return self.turn(index)["id"]
+        return str(self.turn(index)["id"])
 
     def add(self, n: int, epoch_secs: int) -> None:
         """Append ``n`` conversations created at ``epoch_secs`` to the end of the listing."""
@@ -672,7 +671,7 @@ def vectara_turn(
 # --------------------------------------------------------------------------------------------------
 
 
-def polyai_page(records: Iterable[dict[str, Any]], next_offset: Optional[int] = None) -> dict[str, Any]:
+def polyai_page(records: Iterable[dict[str, Any]], next_offset: int | None = None) -> dict[str, Any]:
     """A PolyAI v1 list response body; ``next_offset`` is included only when given."""
     page: dict[str, Any] = {
         "conversations": list(records),
@@ -685,7 +684,7 @@ def polyai_page(records: Iterable[dict[str, Any]], next_offset: Optional[int] = 
 
 def vectara_page(
     records: Iterable[dict[str, Any]],
-    page_key: Optional[str] = None,
+    page_key: str | None = None,
     status_code: str = "OK",
     detail: str = "",
 ) -> dict[str, Any]:

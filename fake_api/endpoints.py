@@ -3,7 +3,7 @@ client-credentials token endpoint. Each turns a :class:`~fake_api.transport.Requ
 :class:`~fake_api.transport.Response`, in the vendor's own success and error shapes.
 
 The two list endpoints share one template (:class:`ListEndpoint`): authenticate, parse, select a page,
-apply a page fault, render, serialise (and, in fast mode, cache the bytes).
+apply a page fault, render, serialise (in fast mode from cached record and page bytes).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import Any, Callable, ClassVar, Hashable, Mapping, NamedTuple, Optional
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 import orjson
@@ -28,13 +29,14 @@ from .data import (
     ENVIRONMENTS,
     PolyaiDataset,
     PolyaiFilter,
+    PolyaiSlot,
     VectaraDataset,
     polyai_page,
     to_epoch_us,
     variant_index,
     vectara_page,
 )
-from .faults import ActiveFault, Fault
+from .faults import NEXT_POINTER_KINDS, PAGE_KINDS, ActiveFault, Fault
 from .transport import RESET, SHORT_BODY, Request, Response, json_response
 
 Clock = Callable[[], float]
@@ -48,7 +50,20 @@ HTML_ERROR_PAGE = (
     b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
 # grpc-gateway's HTTP status for each gRPC code, reversed (for Vectara error bodies).
-_GRPC_CODE_BY_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 409: 6, 429: 8, 500: 13, 501: 12, 502: 14, 503: 14, 504: 4}
+_GRPC_CODE_BY_STATUS = {
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    408: 4,
+    409: 6,
+    429: 8,
+    500: 13,
+    501: 12,
+    502: 14,
+    503: 14,
+    504: 4,
+}
 
 
 class ApiError(Exception):
@@ -67,7 +82,7 @@ def _reason(status: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Shared collaborators: tokens, Vectara page keys, the fast-mode page cache
+# Shared collaborators: tokens, Vectara page keys, the fast-mode caches
 # --------------------------------------------------------------------------------------------------
 
 
@@ -100,10 +115,11 @@ class TokenStore:
 
 
 class PageKeyCodec:
-    """Opaque Vectara page keys: standard base64 of (version, offset, numResults, nonce) plus a keyed MAC.
+    """Opaque Vectara page keys: standard base64 of a keyed MAC plus the (version, offset, numResults,
+    nonce) payload, the payload XOR-masked with a stream derived from the MAC so keys look random.
 
-    The 19-byte payload always ends the base64 text with ``==``, and its binary content makes ``+`` and
-    ``/`` common. A key that was not issued by this codec is rejected.
+    The 19 bytes always end the base64 text with ``==``, and ``+`` and ``/`` are common. A key this codec
+    did not issue is rejected.
     """
 
     _LAYOUT = struct.Struct(">BQIH")
@@ -116,10 +132,15 @@ class PageKeyCodec:
     def _mac(self, payload: bytes) -> bytes:
         return hashlib.blake2b(payload, key=self._secret, digest_size=self._MAC_SIZE).digest()
 
+    def _mask(self, mac: bytes, data: bytes) -> bytes:
+        stream = hashlib.blake2b(mac, key=self._secret, digest_size=len(data)).digest()
+        return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
     def encode(self, offset: int, num_results: int, nonce: int = 0) -> str:
         """The key of the page starting at listing position ``offset``; ``nonce`` varies the key only."""
         payload = self._LAYOUT.pack(self._VERSION, offset, num_results, nonce & 0xFFFF)
-        return base64.b64encode(payload + self._mac(payload)).decode("ascii")
+        mac = self._mac(payload)
+        return base64.b64encode(mac + self._mask(mac, payload)).decode("ascii")
 
     def decode(self, key: str) -> tuple[int, int]:
         """``(offset, num_results)`` of a key; ValueError for anything this codec did not issue."""
@@ -127,49 +148,69 @@ class PageKeyCodec:
             raw = base64.b64decode(key, validate=True)
         except (binascii.Error, ValueError) as error:
             raise ValueError("not base64") from error
-        payload, mac = raw[: -self._MAC_SIZE], raw[-self._MAC_SIZE :]
-        if len(payload) != self._LAYOUT.size or not secrets.compare_digest(mac, self._mac(payload)):
+        if len(raw) != self._MAC_SIZE + self._LAYOUT.size:
+            raise ValueError("not a page key of this server")
+        mac = raw[: self._MAC_SIZE]
+        payload = self._mask(mac, raw[self._MAC_SIZE :])
+        if not secrets.compare_digest(mac, self._mac(payload)):
             raise ValueError("not a page key of this server")
         _, offset, num_results, _ = self._LAYOUT.unpack(payload)
         return offset, num_results
 
 
-class PageCache:
-    """Serialised pages by normalised request (fast mode), least recently used first out past ``max_bytes``.
+class LruCache:
+    """Values by key, least recently used first out once their total size passes ``max_bytes``; thread-safe.
 
-    :meth:`clear` (called on every data change) starts a new generation; a page built from older data is
-    not stored.
+    :meth:`clear` starts a new generation: a value built from older data (``put`` with an older
+    ``generation``) is not stored.
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._values: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._size = 0
         self.generation = 0
 
-    def get(self, key: Hashable) -> Optional[bytes]:
+    def get(self, key: Hashable) -> Any:
+        """The value stored under ``key``, or None."""
         with self._lock:
-            body = self._pages.get(key)
-            if body is not None:
-                self._pages.move_to_end(key)
-            return body
+            entry = self._values.get(key)
+            if entry is None:
+                return None
+            self._values.move_to_end(key)
+            return entry[0]
 
-    def put(self, key: Hashable, body: bytes, generation: int) -> None:
+    def put(self, key: Hashable, value: Any, size: int, generation: int | None = None) -> None:
+        """Store ``value`` (``size`` bytes) unless it is stale, too big or already there."""
         with self._lock:
-            if generation != self.generation or len(body) > self.max_bytes or key in self._pages:
+            if generation not in (None, self.generation) or size > self.max_bytes or key in self._values:
                 return
-            self._pages[key] = body
-            self._size += len(body)
+            self._values[key] = (value, size)
+            self._size += size
             while self._size > self.max_bytes:
-                _, evicted = self._pages.popitem(last=False)
-                self._size -= len(evicted)
+                _, (_, evicted_size) = self._values.popitem(last=False)
+                self._size -= evicted_size
 
     def clear(self) -> None:
+        """Drop everything and start a new generation."""
         with self._lock:
-            self._pages.clear()
+            self._values.clear()
             self._size = 0
             self.generation += 1
+
+
+@dataclass(frozen=True)
+class FastCaches:
+    """Fast mode's caches: whole responses by normalised request (cleared when data changes) and
+    serialised records by identity (a record that changes gets a new identity: never cleared)."""
+
+    pages: LruCache
+    records: LruCache
+
+    @classmethod
+    def of_size(cls, max_bytes: int) -> FastCaches:
+        return cls(LruCache(max_bytes), LruCache(max_bytes))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,7 +225,7 @@ class Endpoint(ABC):
     method: ClassVar[str]
 
     @abstractmethod
-    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+    def serve(self, request: Request, fault: ActiveFault | None) -> Response:
         """Answer ``request``; ``fault`` is set only for a page-level fault kind."""
 
     @abstractmethod
@@ -201,14 +242,12 @@ class Endpoint(ABC):
 
 
 def serve_with_fault(
-    endpoint: Endpoint, request: Request, active: Optional[ActiveFault], wait: Callable[[float], Any]
+    endpoint: Endpoint, request: Request, active: ActiveFault | None, wait: Callable[[float], Any]
 ) -> Response:
     """Answer ``request`` at ``endpoint``, damaged as ``active`` says (no fault: a normal answer).
 
     ``wait(seconds)`` sleeps for delay faults (it should return early when the server stops).
     """
-    if request.method != endpoint.method:
-        return endpoint.error(405, f"Method {request.method} not allowed", (("Allow", endpoint.method),))
     if active is None:
         return endpoint.serve(request, None)
     fault = active.fault
@@ -217,15 +256,13 @@ def serve_with_fault(
     if fault.kind == "delay":
         wait(fault.delay_seconds)
         return endpoint.serve(request, None)
-    if fault.kind not in ("reset", "short_body", "truncated_json", "invalid_json"):
+    if fault.kind in PAGE_KINDS:
         return endpoint.serve(request, active)
     normal = endpoint.serve(request, None)
-    if fault.kind == "reset":
-        return Response(normal.status, normal.body, normal.content_type, normal.headers, RESET)
-    if fault.kind == "short_body":
-        return Response(normal.status, normal.body, normal.content_type, normal.headers, SHORT_BODY)
+    if fault.kind in (RESET, SHORT_BODY):
+        return replace(normal, delivery=fault.kind)
     if fault.kind == "truncated_json":
-        return Response(200, normal.body[: len(normal.body) // 2], normal.content_type, normal.headers)
+        return replace(normal, status=200, body=normal.body[: len(normal.body) // 2])
     return Response(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
 
 
@@ -241,9 +278,10 @@ def _status_fault_response(endpoint: Endpoint, fault: Fault) -> Response:
 
 
 class Page(NamedTuple):
-    """One page of a list endpoint: the records and the pointer to the next page (None on the last)."""
+    """One page of a list endpoint: the records (dicts, or serialised fragments in fast mode) and the
+    pointer to the next page (None on the last)."""
 
-    records: list[dict[str, Any]]
+    records: list[Any]
     next: Any
 
 
@@ -252,37 +290,51 @@ class ListEndpoint(Endpoint):
 
     records_key: ClassVar[str]
 
-    def __init__(self, lock: threading.RLock, cache: Optional[PageCache]) -> None:
+    def __init__(self, lock: threading.RLock, caches: FastCaches | None) -> None:
         self.lock = lock
-        self.cache = cache
+        self.caches = caches
 
-    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+    def serve(self, request: Request, fault: ActiveFault | None) -> Response:
         try:
             self.authenticate(request)
             query = self.parse(request)
         except ApiError as error:
             return error.response
-        kind = fault.fault.kind if fault else None
-        if kind == "vendor_error":
+        kind = fault.fault.kind if fault is not None else None
+        if fault is not None and kind == "vendor_error":
             return json_response(200, self.vendor_error_body(fault.fault))
-        use_cache = self.cache is not None and kind is None
-        if use_cache:
-            cached = self.cache.get((self.name, query))
+        pages = self.caches.pages if self.caches is not None and kind is None else None
+        if pages is not None:
+            cached: Response | None = pages.get((self.name, query))
             if cached is not None:
-                return Response(200, cached)
-            generation = self.cache.generation
+                return cached
+            generation = pages.generation
         page = self.select(query)
         if kind == "empty_page_with_next":
             page = page._replace(records=[])
-        if kind in ("empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle"):
+        if fault is not None and kind in NEXT_POINTER_KINDS:
             page = page._replace(next=self.faulted_next(kind, query, page, fault))
         body = self.render(page)
         if kind == "missing_key":
             del body[self.records_key]
-        payload = orjson.dumps(body)
-        if use_cache:
-            self.cache.put((self.name, query), payload, generation)
-        return Response(200, payload)
+        response = Response(200, orjson.dumps(body), records=len(page.records))
+        if pages is not None:
+            pages.put((self.name, query), response, len(response.body), generation)
+        return response
+
+    def record(self, identity: Hashable, build: Callable[[], dict[str, Any]]) -> Any:
+        """The record ``build()`` makes; in fast mode its serialised form, cached under ``identity``."""
+        if self.caches is None:
+            return build()
+        serialised = self.caches.records.get(identity)
+        if serialised is None:
+            serialised = orjson.dumps(build())
+            self.caches.records.put(identity, serialised, len(serialised))
+        return orjson.Fragment(serialised)
+
+    @abstractmethod
+    def warm(self) -> int:
+        """Fast mode: serialise every current record into the record cache; return how many."""
 
     @abstractmethod
     def authenticate(self, request: Request) -> None:
@@ -315,12 +367,12 @@ class ListEndpoint(Endpoint):
 
 
 def polyai_filter(
-    start_us: Optional[int],
-    end_us: Optional[int],
+    start_us: int | None,
+    end_us: int | None,
     window: str,
-    environment: Optional[str] = "live",
-    variant: Optional[int] = None,
-    in_progress: Optional[bool] = None,
+    environment: str | None = "live",
+    variant: int | None = None,
+    in_progress: bool | None = None,
 ) -> PolyaiFilter:
     """A filter for a ``[start, end]`` (``window="closed"``) or ``[start, end)`` (``"half_open"``) window."""
     if end_us is not None and window == "closed":
@@ -348,7 +400,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _bool_param(query: Mapping[str, str], name: str) -> Optional[bool]:
+def _bool_param(query: Mapping[str, str], name: str) -> bool | None:
     raw = query.get(name)
     if raw is None or raw == "":
         return None
@@ -360,7 +412,7 @@ def _bool_param(query: Mapping[str, str], name: str) -> Optional[bool]:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-def _time_param(query: Mapping[str, str], name: str) -> Optional[int]:
+def _time_param(query: Mapping[str, str], name: str) -> int | None:
     raw = query.get(name)
     if raw is None or raw == "":
         return None
@@ -383,13 +435,13 @@ class PolyaiEndpoint(ListEndpoint):
         self,
         dataset: PolyaiDataset,
         lock: threading.RLock,
-        cache: Optional[PageCache],
+        caches: FastCaches | None,
         *,
         api_key: str,
         max_limit: int,
         window: str,
     ) -> None:
-        super().__init__(lock, cache)
+        super().__init__(lock, caches)
         if window not in POLYAI_WINDOWS:
             raise ValueError(f"polyai_window must be one of {POLYAI_WINDOWS}")
         self.dataset = dataset
@@ -398,7 +450,7 @@ class PolyaiEndpoint(ListEndpoint):
         self.window = window
 
     @classmethod
-    def tenant(cls, path: str) -> Optional[tuple[str, str]]:
+    def tenant(cls, path: str) -> tuple[str, str] | None:
         """``(account_id, project_id)`` when ``path`` is a conversations list path, else None."""
         if not (path.startswith(cls.PATH_PREFIX) and path.endswith(cls.PATH_SUFFIX)):
             return None
@@ -465,9 +517,22 @@ class PolyaiEndpoint(ListEndpoint):
     def select(self, query: PolyaiQuery) -> Page:
         with self.lock:
             slots, total = self.dataset.page(query.filter, query.offset, query.limit)
-        records = [self.dataset.conversation(slot, query.include_context_state) for slot in slots]
+        records = [self._conversation(slot, query.include_context_state) for slot in slots]
         end = query.offset + len(slots)
         return Page(records, end if end < total else None)
+
+    def _conversation(self, slot: PolyaiSlot, include_context_state: bool) -> Any:
+        return self.record(
+            (self.name, slot.record_index, slot.in_progress, include_context_state),
+            lambda: self.dataset.conversation(slot, include_context_state),
+        )
+
+    def warm(self) -> int:
+        with self.lock:
+            slots, _ = self.dataset.page(PolyaiFilter(environment=None), 0, self.dataset.size)
+        for slot in slots:
+            self._conversation(slot, False)
+        return len(slots)
 
     def render(self, page: Page) -> dict[str, Any]:
         return polyai_page(page.records, page.next)
@@ -498,11 +563,27 @@ def _grpc_error(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "details": []}
 
 
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body (``{}`` when empty); ValueError for anything else."""
+    parsed = orjson.loads(body or b"{}")  # orjson.JSONDecodeError is a ValueError
+    if not isinstance(parsed, dict):
+        raise ValueError("the body must be a JSON object")
+    return parsed
+
+
 def _first_field(body: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` (proto3 JSON accepts lowerCamel and snake_case) that is set."""
     for name in names:
         if body.get(name) not in (None, ""):
             return body[name]
     return None
+
+
+def _non_negative_int(name: str, raw: Any) -> int:
+    """A proto3 JSON unsigned integer: a number or a decimal string."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit():
+        raise ValueError(f"invalid {name} {raw!r}")
+    return int(raw)
 
 
 class VectaraEndpoint(ListEndpoint):
@@ -517,7 +598,7 @@ class VectaraEndpoint(ListEndpoint):
         self,
         dataset: VectaraDataset,
         lock: threading.RLock,
-        cache: Optional[PageCache],
+        caches: FastCaches | None,
         *,
         customer_id: str,
         api_key: str,
@@ -525,7 +606,7 @@ class VectaraEndpoint(ListEndpoint):
         page_keys: PageKeyCodec,
         page_key_end: str,
     ) -> None:
-        super().__init__(lock, cache)
+        super().__init__(lock, caches)
         if page_key_end not in PAGE_KEY_ENDS:
             raise ValueError(f"vectara_page_key_end must be one of {PAGE_KEY_ENDS}")
         self.dataset = dataset
@@ -540,10 +621,8 @@ class VectaraEndpoint(ListEndpoint):
 
     def match_params(self, request: Request) -> dict[str, str]:
         try:
-            body = orjson.loads(request.body or b"{}")
-        except orjson.JSONDecodeError:
-            body = {}
-        if not isinstance(body, dict):
+            body = _json_object(request.body)
+        except ValueError:
             body = {}
         return {
             "pageKey": str(_first_field(body, "pageKey", "page_key") or ""),
@@ -562,34 +641,37 @@ class VectaraEndpoint(ListEndpoint):
 
     def parse(self, request: Request) -> VectaraQuery:
         try:
-            body = orjson.loads(request.body or b"{}")
-        except orjson.JSONDecodeError:
-            raise ApiError(json_response(400, _grpc_error(3, "invalid JSON body"))) from None
-        if not isinstance(body, dict):
-            raise ApiError(json_response(400, _grpc_error(3, "the body must be a JSON object")))
-        page_key = _first_field(body, "pageKey", "page_key")
-        if page_key is not None:
-            try:
-                offset, num_results = self.page_keys.decode(str(page_key))
-            except ValueError:
-                raise ApiError(json_response(400, _grpc_error(3, "invalid page key"))) from None
-            return VectaraQuery(offset, num_results, str(page_key))
-        raw = _first_field(body, "numResults", "num_results")
+            body = _json_object(request.body)
+            page_key = _first_field(body, "pageKey", "page_key")
+            if page_key is None:
+                num_results = _non_negative_int("numResults", _first_field(body, "numResults", "num_results") or 0)
+                return VectaraQuery(0, num_results or VECTARA_DEFAULT_NUM_RESULTS)
+        except ValueError as error:
+            raise ApiError(json_response(400, _grpc_error(3, str(error)))) from None
         try:
-            num_results = int(raw or 0)
-            if num_results < 0 or isinstance(raw, (bool, float)):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ApiError(json_response(400, _grpc_error(3, f"invalid numResults {raw!r}"))) from None
-        return VectaraQuery(0, num_results or VECTARA_DEFAULT_NUM_RESULTS)
+            offset, num_results = self.page_keys.decode(str(page_key))
+        except ValueError:
+            raise ApiError(json_response(400, _grpc_error(3, "invalid page key"))) from None
+        # On later pages every other field is ignored: the page size comes from the key.
+        return VectaraQuery(offset, num_results, str(page_key))
 
     def select(self, query: VectaraQuery) -> Page:
         with self.lock:
             indices = self.dataset.listing(query.offset, query.num_results)
             size = self.dataset.size
-        records = [self.dataset.turn(index) for index in indices]
+        records = [self._turn(index) for index in indices]
         end = query.offset + len(indices)
         return Page(records, self.page_keys.encode(end, query.num_results) if end < size else None)
+
+    def _turn(self, index: int) -> Any:
+        return self.record((self.name, index), lambda: self.dataset.turn(index))
+
+    def warm(self) -> int:
+        with self.lock:
+            size = self.dataset.size
+        for index in range(size):
+            self._turn(index)
+        return size
 
     def render(self, page: Page) -> dict[str, Any]:
         end_key = "" if self.page_key_end == "empty" else None
@@ -642,7 +724,7 @@ class TokenEndpoint(Endpoint):
     def match_params(self, request: Request) -> dict[str, str]:
         return {name: value for name, value in self._form(request).items() if name != "client_secret"}
 
-    def _client(self, request: Request, form: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
+    def _client(self, request: Request, form: Mapping[str, str]) -> tuple[str | None, str | None]:
         scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
         if scheme.lower() == "basic":
             try:
@@ -652,7 +734,7 @@ class TokenEndpoint(Endpoint):
             return unquote(client_id), unquote(client_secret)
         return form.get("client_id"), form.get("client_secret")
 
-    def serve(self, request: Request, fault: Optional[ActiveFault]) -> Response:
+    def serve(self, request: Request, fault: ActiveFault | None) -> Response:
         form = self._form(request)
         if form.get("grant_type") != "client_credentials":
             return json_response(400, {"error": "unsupported_grant_type"})

@@ -5,16 +5,21 @@ requests get it instead of (or on top of) the normal answer.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 ENDPOINTS = ("polyai", "vectara", "token")
 
 TRANSPORT_KINDS = frozenset({"status", "delay", "reset", "short_body", "truncated_json", "invalid_json"})
 """Kinds that work on any endpoint: they replace or damage the HTTP response as a whole."""
 
-PAGE_KINDS = frozenset({"missing_key", "vendor_error", "empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle"})
-"""Kinds that change the content of a 200 answer; each endpoint supports the subset in :data:`KINDS_BY_ENDPOINT`."""
+NEXT_POINTER_KINDS = frozenset({"empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle"})
+"""Kinds that tamper with the next-page pointer of a list page."""
+
+PAGE_KINDS = NEXT_POINTER_KINDS | {"missing_key", "vendor_error"}
+"""Kinds that change the content of a 200 answer (the endpoint applies them); each endpoint supports the
+subset in :data:`KINDS_BY_ENDPOINT`."""
 
 KINDS_BY_ENDPOINT: dict[str, frozenset[str]] = {
     "polyai": TRANSPORT_KINDS | {"missing_key", "vendor_error", "empty_page_with_next", "offset_stuck"},
@@ -22,7 +27,7 @@ KINDS_BY_ENDPOINT: dict[str, frozenset[str]] = {
     "token": TRANSPORT_KINDS | {"missing_key"},
 }
 
-FaultBody = Union[bytes, str, dict, list, None]
+FaultBody = bytes | str | dict[str, Any] | list[Any] | None
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class Fault:
             * ``repeat_page_key`` (Vectara): normal records, but ``pageKey`` echoes the request's key; a
               first-page request gets a key for the first page, which then keeps coming back.
             * ``cycle`` (Vectara): keys go A -> B -> A -> B ...: the third affected request (sent key B)
-              is answered with key A again.
+              is answered with key A again (so use ``times=None`` or at least 3).
         times: how many matching requests get the fault; None means every one from now on.
         match: conditions a request must meet, all of them:
             ``{"page": N}`` is the N-th request (1-based) to the endpoint since the fault was injected;
@@ -59,14 +64,18 @@ class Fault:
             parameters for PolyAI (``offset``, ``limit``, ``start_time`` ... with the API defaults when
             absent), the JSON body for Vectara (``pageKey`` / ``numResults``; ``""`` / ``"0"`` when absent),
             form fields for the token endpoint.
+        status, retry_after, body: for ``status`` faults (which answer before any authentication). A
+            ``bytes`` body is sent as is, a ``str`` as text/plain, anything else as JSON.
+        delay_seconds: for ``delay`` faults.
+        code, detail: for ``vendor_error`` faults (``code`` is the Vectara status code name).
     """
 
     endpoint: str
     kind: str = "status"
-    times: Optional[int] = 1
-    match: Optional[Mapping[str, Any]] = field(default_factory=dict)
+    times: int | None = 1
+    match: Mapping[str, Any] | None = field(default_factory=dict)
     status: int = 503
-    retry_after: Optional[str] = None
+    retry_after: str | None = None
     body: FaultBody = None
     delay_seconds: float = 5.0
     code: str = "UNAVAILABLE"
@@ -86,7 +95,7 @@ class Fault:
             object.__setattr__(self, "retry_after", str(self.retry_after))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Fault":
+    def from_dict(cls, data: Mapping[str, Any]) -> Fault:
         """Build a fault from its JSON form (the field names above); unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -119,7 +128,7 @@ class ActiveFault:
 
     def matches(self, params: Mapping[str, str]) -> bool:
         """Whether the request just counted in ``seen`` meets every condition of ``fault.match``."""
-        for name, expected in self.fault.match.items():
+        for name, expected in (self.fault.match or {}).items():
             if name == "page":
                 if self.seen != int(expected):
                     return False
@@ -145,7 +154,7 @@ class FaultRegistry:
         with self._lock:
             self._armed.clear()
 
-    def take(self, endpoint: str, params: Mapping[str, str]) -> Optional[ActiveFault]:
+    def take(self, endpoint: str, params: Mapping[str, str]) -> ActiveFault | None:
         """Count a request to ``endpoint`` and return the fault it gets, using one of its ``times``."""
         with self._lock:
             chosen = None

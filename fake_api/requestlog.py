@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -35,7 +36,7 @@ class LoggedRequest:
     body: Any
     headers: dict[str, str]
     received_at: float
-    status: Optional[int] = None
+    status: int | None = None
 
 
 def _parsed_body(request: Request) -> Any:
@@ -71,7 +72,8 @@ class RequestLog:
             query=dict(request.query),
             body=_parsed_body(request),
             headers={
-                name.lower(): MASK if name.lower() in SECRET_HEADERS else value for name, value in request.headers.items()
+                name.lower(): MASK if name.lower() in SECRET_HEADERS else value
+                for name, value in request.headers.items()
             },
             received_at=received_at,
         )
@@ -80,7 +82,7 @@ class RequestLog:
             self._counts[endpoint] += 1
         return entry
 
-    def entries(self, endpoint: Optional[str] = None) -> list[LoggedRequest]:
+    def entries(self, endpoint: str | None = None) -> list[LoggedRequest]:
         """A snapshot of the logged requests, oldest first, optionally only those to ``endpoint``."""
         with self._lock:
             return [entry for entry in self._entries if endpoint in (None, entry.endpoint)]

@@ -6,14 +6,21 @@ Endpoints (one base URL):
 * ``GET  /v1/{account_id}/{project_id}/conversations`` PolyAI v1 list
 * ``POST /v1/list-conversations`` Vectara v1 list (first turns)
 * ``POST /oauth2/token`` OAuth2 client credentials for Vectara
-* ``/_fake/...`` control endpoints (no auth): faults, mutations, stats
+* control endpoints (no auth; JSON bodies), for tests that drive a server in another process:
+
+  - ``POST /_fake/faults`` (a :class:`~fake_api.faults.Fault` as JSON), ``DELETE /_fake/faults``
+  - ``POST /_fake/polyai/add`` ``{n, in_progress, started_at}``, ``POST /_fake/polyai/finish``
+  - ``POST /_fake/vectara/add`` ``{n, epoch_secs}``, ``POST /_fake/tokens/expire``
+  - ``GET /_fake/stats``, ``DELETE /_fake/log``
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -29,7 +36,8 @@ from .data import (
 )
 from .endpoints import (
     Endpoint,
-    PageCache,
+    FastCaches,
+    ListEndpoint,
     PageKeyCodec,
     PolyaiEndpoint,
     TokenEndpoint,
@@ -57,6 +65,33 @@ AUTH_MODES = ("api_key", "oauth2")
 _US_PER_SECOND = 1_000_000
 
 
+@dataclasses.dataclass
+class _ServedTotals:
+    requests: int = 0
+    bytes: int = 0
+    records: int = 0
+    busy_seconds: float = 0.0
+
+
+class _ServedCounters:
+    """Thread-safe throughput totals of one server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals = _ServedTotals()
+
+    def add(self, response: Response, body_bytes: int, seconds: float) -> None:
+        with self._lock:
+            self._totals.requests += 1
+            self._totals.bytes += body_bytes
+            self._totals.records += response.records
+            self._totals.busy_seconds += seconds
+
+    def snapshot(self) -> _ServedTotals:
+        with self._lock:
+            return dataclasses.replace(self._totals)
+
+
 class FakeApiServer:
     """A fake of the PolyAI conversations and Vectara list-conversations APIs, served over real HTTP.
 
@@ -76,17 +111,19 @@ class FakeApiServer:
         oauth_client_id, oauth_client_secret: the Vectara OAuth2 client.
         token_ttl_seconds: lifetime of issued bearer tokens (``expires_in``).
         in_progress_count: the newest N PolyAI base conversations are in progress.
-        fast: serve each distinct page's bytes from a cache after the first time (benchmarks).
+        fast: benchmark mode: serve each distinct page's bytes from a cache after the first time and keep
+            every record serialised once generated (see :meth:`warm` to pre-generate them all).
         polyai_max_limit: largest accepted ``limit`` (``1 < limit < polyai_max_limit + 1``).
         polyai_window: ``"closed"`` (``start <= started_at <= end``) or ``"half_open"`` (``< end``).
         vectara_page_key_end: the last Vectara page has no ``pageKey`` (``"missing"``) or ``""`` (``"empty"``).
-        polyai_end: the PolyAI base data starts before this moment (default: 10 minutes before now).
+        polyai_end: every PolyAI base conversation starts before this moment (default: 10 minutes before
+            now); the newest ones are the in-progress ones.
         polyai_spacing_seconds: time between consecutive PolyAI conversations (each starts at
             ``origin + i * spacing + jitter``, jitter below the spacing).
         vectara_end, vectara_spacing_seconds: the same for Vectara ``epochSecs``.
         epoch_as_number_ratio: share of Vectara records whose ``epochSecs`` is a JSON number, not a string.
         clock: source of "now" in Unix seconds (token expiry, default timelines, added records).
-        cache_max_bytes: fast-mode page cache bound.
+        cache_max_bytes: bound of each fast-mode cache (pages, records).
         log_max_entries: the request log keeps this many newest entries (counters count all).
     """
 
@@ -110,13 +147,13 @@ class FakeApiServer:
         polyai_max_limit: int = 4999,
         polyai_window: str = "closed",
         vectara_page_key_end: str = "missing",
-        polyai_end: Optional[Timestamp] = None,
+        polyai_end: Timestamp | None = None,
         polyai_spacing_seconds: float = 60.0,
-        vectara_end: Optional[Timestamp] = None,
+        vectara_end: Timestamp | None = None,
         vectara_spacing_seconds: int = 60,
         epoch_as_number_ratio: float = 0.0,
         clock: Callable[[], float] = time.time,
-        cache_max_bytes: int = 256 * 1024 * 1024,
+        cache_max_bytes: int = 1024 * 1024 * 1024,
         log_max_entries: int = 100_000,
     ) -> None:
         if not str(vectara_customer_id).isdigit():
@@ -158,12 +195,12 @@ class FakeApiServer:
         self._lock = threading.RLock()
         self._faults = FaultRegistry()
         self._tokens = TokenStore(clock, token_ttl_seconds)
-        self._cache = PageCache(cache_max_bytes) if fast else None
+        self._caches = FastCaches.of_size(cache_max_bytes) if fast else None
         self._endpoints: dict[str, Endpoint] = {
             "polyai": PolyaiEndpoint(
                 self._polyai,
                 self._lock,
-                self._cache,
+                self._caches,
                 api_key=polyai_api_key,
                 max_limit=polyai_max_limit,
                 window=polyai_window,
@@ -171,7 +208,7 @@ class FakeApiServer:
             "vectara": VectaraEndpoint(
                 self._vectara,
                 self._lock,
-                self._cache,
+                self._caches,
                 customer_id=self.vectara_customer_id,
                 api_key=vectara_api_key,
                 tokens=self._tokens,
@@ -192,23 +229,21 @@ class FakeApiServer:
             ("DELETE", "log"): lambda body: self.reset_log(),
             ("GET", "stats"): lambda body: self.stats(),
         }
-        self._served_lock = threading.Lock()
-        self._served_bytes = 0
-        self._served_requests = 0
+        self._served = _ServedCounters()
         self._stopping = threading.Event()
-        self._http: Optional[HttpServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._http: HttpServer | None = None
+        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------------------------
     # Lifecycle
     # ----------------------------------------------------------------------------------------------
 
-    def start(self) -> "FakeApiServer":
+    def start(self) -> FakeApiServer:
         """Bind 127.0.0.1:``port`` and serve in a background thread. Returns self."""
         if self._http is not None:
             raise RuntimeError("the server is already running")
         self._stopping.clear()
-        self._http = HttpServer(self.port, self._respond, self._count_served)
+        self._http = HttpServer(self.port, self._respond, self._served.add)
         self.port = self._http.port
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-api:{self.port}", daemon=True
@@ -229,7 +264,7 @@ class FakeApiServer:
         self._http = None
         self._thread = None
 
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> FakeApiServer:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -297,10 +332,10 @@ class FakeApiServer:
 
     def _polyai_slots(
         self,
-        start: Optional[Timestamp],
-        end: Optional[Timestamp],
-        in_progress: Optional[bool],
-        client_env: Optional[str],
+        start: Timestamp | None,
+        end: Timestamp | None,
+        in_progress: bool | None,
+        client_env: str | None,
     ) -> list[Any]:
         query = polyai_filter(
             None if start is None else to_epoch_us(start),
@@ -315,23 +350,26 @@ class FakeApiServer:
 
     def polyai_ids(
         self,
-        start: Optional[Timestamp] = None,
-        end: Optional[Timestamp] = None,
-        in_progress: Optional[bool] = None,
-        client_env: Optional[str] = "live",
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
+        in_progress: bool | None = None,
+        client_env: str | None = "live",
     ) -> list[str]:
         """Ids the API lists for this window, in order (``client_env=None``: every environment).
 
         ``start``/``end`` follow the server's ``polyai_window`` semantics, as ``start_time``/``end_time`` do.
         """
-        return [self._polyai.conversation_id(slot.index) for slot in self._polyai_slots(start, end, in_progress, client_env)]
+        return [
+            self._polyai.conversation_id(slot.record_index)
+            for slot in self._polyai_slots(start, end, in_progress, client_env)
+        ]
 
     def polyai_records(
         self,
-        start: Optional[Timestamp] = None,
-        end: Optional[Timestamp] = None,
-        in_progress: Optional[bool] = None,
-        client_env: Optional[str] = "live",
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
+        in_progress: bool | None = None,
+        client_env: str | None = "live",
     ) -> list[dict[str, Any]]:
         """The records :meth:`polyai_ids` names, exactly as served (fresh copies)."""
         slots = self._polyai_slots(start, end, in_progress, client_env)
@@ -352,10 +390,10 @@ class FakeApiServer:
     # ----------------------------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        if self._cache is not None:
-            self._cache.clear()
+        if self._caches is not None:
+            self._caches.pages.clear()
 
-    def add_polyai(self, n: int = 1, in_progress: bool = False, started_at: Optional[Timestamp] = None) -> list[str]:
+    def add_polyai(self, n: int = 1, in_progress: bool = False, started_at: Timestamp | None = None) -> list[str]:
         """Add ``n`` live conversations starting at ``started_at`` (default now), 1 ms apart; return their ids.
 
         A ``started_at`` inside already-listed data shifts later offsets, as on the real API.
@@ -364,7 +402,7 @@ class FakeApiServer:
         with self._lock:
             slots = self._polyai.add(int(n), started_us, bool(in_progress))
             self._changed()
-        return [self._polyai.conversation_id(slot.index) for slot in slots]
+        return [self._polyai.conversation_id(slot.record_index) for slot in slots]
 
     def finish_polyai_in_progress(self) -> int:
         """Finish every in-progress conversation (durations, all turns, handoff filled in); return how many."""
@@ -373,7 +411,7 @@ class FakeApiServer:
             self._changed()
         return finished
 
-    def add_vectara(self, n: int = 1, epoch_secs: Optional[int] = None) -> list[str]:
+    def add_vectara(self, n: int = 1, epoch_secs: int | None = None) -> list[str]:
         """Append ``n`` conversations created at ``epoch_secs`` (default now) to the listing; return their ids."""
         created = int(self.clock()) if epoch_secs is None else int(epoch_secs)
         with self._lock:
@@ -405,28 +443,38 @@ class FakeApiServer:
     @property
     def served_bytes(self) -> int:
         """Response body bytes written since the server was built."""
-        with self._served_lock:
-            return self._served_bytes
+        return self._served.snapshot().bytes
 
     @property
     def served_requests(self) -> int:
         """Responses written since the server was built."""
-        with self._served_lock:
-            return self._served_requests
+        return self._served.snapshot().requests
+
+    def served(self) -> dict[str, float]:
+        """Throughput counters since the server was built: ``requests``, body ``bytes``, list ``records``
+        and ``busy_seconds`` (time between reading a request and finishing its response). Each response
+        is counted right after it is written."""
+        return dataclasses.asdict(self._served.snapshot())
 
     def stats(self) -> dict[str, Any]:
         """Request counts per endpoint, served counters, ground-truth counts and the armed faults."""
         return {
             "requests": self.requests.counts(),
-            "served_requests": self.served_requests,
-            "served_bytes": self.served_bytes,
+            "served": self.served(),
             "polyai_count": self.polyai_count,
             "polyai_in_progress": len(self._polyai_slots(None, None, True, None)),
             "vectara_count": self.vectara_count,
             "faults": self._faults.describe(),
         }
 
-    def measure_rate(self, vendor: str, page_size: int = 1000, max_records: Optional[int] = None) -> RateResult:
+    def warm(self) -> int:
+        """Fast mode: generate and serialise every record now, so that even the first pass over the data
+        is served from memory. Returns the number of records cached."""
+        if self._caches is None:
+            raise RuntimeError("warm() needs fast=True")
+        return sum(endpoint.warm() for endpoint in self._endpoints.values() if isinstance(endpoint, ListEndpoint))
+
+    def measure_rate(self, vendor: str, page_size: int = 1000, max_records: int | None = None) -> RateResult:
         """Page through ``vendor``'s data with a minimal keep-alive client; see :func:`fake_api.rate.measure_rate`."""
         return measure_rate(self.config(), vendor, page_size=page_size, max_records=max_records)
 
@@ -454,8 +502,11 @@ class FakeApiServer:
             response = json_response(404, {"message": f"no such endpoint: {request.method} {request.path}"})
         else:
             endpoint = self._endpoints[name]
-            fault = self._faults.take(name, endpoint.match_params(request))
-            response = serve_with_fault(endpoint, request, fault, self._stopping.wait)
+            if request.method != endpoint.method:
+                response = endpoint.error(405, f"Method {request.method} not allowed", (("Allow", endpoint.method),))
+            else:
+                fault = self._faults.take(name, endpoint.match_params(request))
+                response = serve_with_fault(endpoint, request, fault, self._stopping.wait)
         entry.status = response.status
         return response
 
@@ -471,8 +522,3 @@ class FakeApiServer:
         except (ValueError, TypeError) as error:  # orjson.JSONDecodeError is a ValueError
             return json_response(400, {"error": str(error)})
         return json_response(200, {"ok": True} if result is None else result)
-
-    def _count_served(self, body_bytes: int) -> None:
-        with self._served_lock:
-            self._served_bytes += body_bytes
-            self._served_requests += 1

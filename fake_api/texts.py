@@ -9,7 +9,6 @@ English translations go with every non-English line, as PolyAI's ``translated_us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 Entity = dict[str, "str | list[str]"]
 
@@ -20,9 +19,9 @@ class Exchange:
 
     user: str
     agent: str
-    user_en: Optional[str] = None
-    agent_en: Optional[str] = None
-    intent: Optional[str] = None
+    user_en: str | None = None
+    agent_en: str | None = None
+    intent: str | None = None
     entities: tuple[Entity, ...] = ()
     out_of_domain: bool = False
 
@@ -34,9 +33,9 @@ class Language:
     code: str
     chat: bool
     phone_prefix: str
-    greeting: tuple[str, Optional[str]]
-    reprompt: tuple[str, Optional[str]]
-    closing: tuple[str, Optional[str]]
+    greeting: tuple[str, str | None]
+    reprompt: tuple[str, str | None]
+    closing: tuple[str, str | None]
     exchanges: tuple[Exchange, ...]
 
 

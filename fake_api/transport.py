@@ -5,14 +5,17 @@ reset a connection or send fewer body bytes than it announced.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -32,7 +35,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = b""
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), or None."""
         return self.headers.get(name)
 
@@ -40,13 +43,15 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     """One HTTP response. ``delivery`` is ``"full"``, or ``"reset"`` / ``"short_body"`` to send half the body
-    and then reset / close the connection."""
+    and then reset / close the connection. ``records`` (not sent) counts the records in the body, for the
+    server's throughput counters."""
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
     delivery: str = FULL
+    records: int = 0
 
 
 def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
@@ -55,6 +60,8 @@ def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] 
 
 
 RequestHandler = Callable[[Request], Response]
+ServedCallback = Callable[[Response, int, float], None]
+"""Called after each response with the body bytes sent and the seconds spent on the request."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,38 +69,43 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "fake-api/1.0"
-    sys_version = ""
     disable_nagle_algorithm = True
     timeout = 300  # seconds an idle keep-alive connection is kept
-    server: "HttpServer"
+    server: HttpServer
 
     def _dispatch(self) -> None:
+        started = time.perf_counter()
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True  # the unread body would desynchronise the connection
+            response = json_response(411, {"message": "chunked request bodies are not supported; send Content-Length"})
+        else:
+            response = self._respond()
+        try:
+            sent = self._send(response)
+        except OSError:  # the client went away (e.g. it timed out during a delay fault)
             self.close_connection = True
-            self._send(json_response(411, {"message": "chunked request bodies are not supported; send Content-Length"}))
             return
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.on_served(response, sent, time.perf_counter() - started)
+
+    def _respond(self) -> Response:
         url = urlsplit(self.path)
         request = Request(
             method=self.command,
             path=url.path,
             query=dict(parse_qsl(url.query, keep_blank_values=True)),
-            headers=self.headers,
-            body=body,
+            headers=cast(Mapping[str, str], self.headers),  # an HTTPMessage: a case-insensitive mapping
+            body=self.rfile.read(int(self.headers.get("Content-Length") or 0)),
         )
         try:
-            response = self.server.respond(request)
+            return self.server.respond(request)
         except Exception:  # a bug in the fake: report it loudly, answer 500
             traceback.print_exc(file=sys.stderr)
-            response = json_response(500, {"error_message": "fake API internal error (see server stderr)"})
-        try:
-            self._send(response)
-        except OSError:  # the client went away (e.g. it timed out during a delay fault)
-            self.close_connection = True
+            return json_response(500, {"error_message": "fake API internal error (see server stderr)"})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response) -> int:
+        """Write ``response``; return the body bytes sent."""
         body = response.body
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -109,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(sent)
         if response.delivery == RESET:
             self._reset_connection()
-        self.server.on_served(len(sent))
+        return len(sent)
 
     def _reset_connection(self) -> None:
         """Close with SO_LINGER 0 so the peer gets a TCP RST instead of an orderly FIN."""
@@ -117,7 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.close()  # the file object holds a reference that would otherwise keep the socket open
         self.connection.close()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request stderr lines; the fake keeps its own request log."""
 
 
@@ -127,7 +142,7 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, port: int, respond: RequestHandler, on_served: Callable[[int], None]) -> None:
+    def __init__(self, port: int, respond: RequestHandler, on_served: ServedCallback) -> None:
         self.respond = respond
         self.on_served = on_served
         self._connections: set[socket.socket] = set()
@@ -154,7 +169,5 @@ class HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

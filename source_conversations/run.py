@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import Any, List
+from typing import Any, Callable, Iterable, List
 
 import orjson
 
@@ -103,12 +103,37 @@ def run(args: List[str] | None = None) -> None:
     except Exception as error:  # a malformed file must end in a TRACE, not a bare traceback
         print(message_to_string(_startup_error(error)))
         sys.exit(1)
-    # As airbyte_cdk.entrypoint.launch, with our entrypoint class.
+    # As airbyte_cdk.entrypoint.launch, with our entrypoint class and batched record output.
     entrypoint = ConversationsEntrypoint(source)
     parsed_args = entrypoint.parse_args(args)
     with PRINT_BUFFER:
-        for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")
+        write_batched(entrypoint.run(parsed_args), PRINT_BUFFER.write)
+
+
+_RECORD_PREFIX = '{"type":"RECORD"'
+
+
+def write_batched(lines: Iterable[str], write: Callable[[str], Any], batch_size: int = 500) -> None:
+    """Writes messages one per line, joining runs of RECORD lines into one write.
+
+    The CDK's `launch` prints each message on its own (two locked writes per record). Records are
+    batched; any other message (STATE, LOG, TRACE) first flushes the records before it, so a STATE
+    never reaches stdout ahead of the records it covers.
+    """
+    batch: List[str] = []
+    for line in lines:
+        if line.startswith(_RECORD_PREFIX):
+            batch.append(line)
+            if len(batch) < batch_size:
+                continue
+            line = ""
+        if batch:
+            write("\n".join(batch) + "\n")
+            batch.clear()
+        if line:
+            write(line + "\n")
+    if batch:
+        write("\n".join(batch) + "\n")
 
 
 if __name__ == "__main__":
