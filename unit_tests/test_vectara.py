@@ -147,3 +147,24 @@ def test_given_records_when_read_then_created_at_is_utc_iso_from_epoch_secs_stri
         output = run_read(config(vectara=vectara_settings()), STREAM)
     assert [m.record.data["created_at"] for m in output.records] == ["2026-01-02T00:00:00Z", "2026-01-02T00:00:01Z"]
     assert [m.record.data["epochSecs"] for m in output.records] == ["1767312000", 1767312001]
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_page_key_that_looks_like_a_number_when_next_page_then_sent_back_as_the_same_string() -> None:
+    first, second = _list_request(token=None), _list_request("00123", token=None)
+    with HttpMocker() as mocker:
+        mocker.post(first, _page(0, "00123"))
+        mocker.post(second, _page(1))
+        output = run_read(config(vectara=vectara_settings()), STREAM)
+        mocker.assert_number_of_calls(second, 1)
+    assert len(output.records) == 2
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_empty_page_key_when_read_then_paging_stops() -> None:
+    request = _list_request(token=None)
+    with HttpMocker() as mocker:
+        mocker.post(request, _page(0, ""))
+        output = run_read(config(vectara=vectara_settings()), STREAM)
+        mocker.assert_number_of_calls(request, 1)
+    assert len(output.records) == 1
