@@ -24,6 +24,7 @@ from airbyte_cdk.models import (
     FailureType,
     TraceType,
     AirbyteMessage,
+    AirbyteRecordMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
     Status,
@@ -90,9 +91,13 @@ class SourceConversations(YamlDeclarativeSource):
         stream_errors: List[AirbyteErrorTraceMessage] = []
         try:
             for message in super().read(logger, config, catalog, state):
-                if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
+                kind = message.type
+                if kind is Type.RECORD:  # the hot path: one check per record
+                    if not in_progress.holds(message.record):
+                        yield message
+                elif kind is Type.TRACE and message.trace.type == TraceType.ERROR:
                     stream_errors.append(message.trace.error)
-                elif not in_progress.holds(message):
+                else:
                     yield in_progress.cap_state(message)
         except AirbyteTracedException:
             if not stream_errors:
@@ -122,11 +127,9 @@ class InProgressHold:
         self._earliest: Optional[datetime] = None
         self.held = 0
 
-    def holds(self, message: AirbyteMessage) -> bool:
-        if message.type != Type.RECORD or message.record.stream != self._stream_name:
-            return False
-        data = message.record.data
-        if data.get("in_progress") is not True:
+    def holds(self, record: AirbyteRecordMessage) -> bool:
+        data = record.data
+        if data.get("in_progress") is not True or record.stream != self._stream_name:
             return False
         started = _parse_instant(data.get(_STARTED_AT))
         if started is not None and (self._earliest is None or started < self._earliest):
