@@ -143,27 +143,7 @@ def acceptance_server(wait_seconds: float = PORT_LOCK_WAIT_SECONDS) -> Iterator[
             server.stop()
 
 
-CDK_MARKERS = {
-    "image_tests": "image_tests: a CDK standard-suite test that builds and runs the Docker image (needs a Docker engine)",
-    "requires_creds": "requires_creds: a CDK standard-suite scenario whose config lives under secrets/",
-}
 """Markers the CDK standard suite applies; pytest.ini runs with `--strict-markers`."""
-
-
-def register_cdk_markers() -> None:
-    """Register the CDK suite's markers with the running pytest, unless pytest.ini already lists them.
-
-    `airbyte_cdk.test.standard_tests` decorates its image tests with `@pytest.mark.image_tests` when it
-    is imported, and under `--strict-markers` an unregistered marker fails collection. Call this
-    before importing the suite. Listing the markers in pytest.ini makes this a no-op.
-    """
-    config = getattr(pytest.mark, "_config", None)  # the running pytest's config; None outside pytest
-    if config is None:
-        return
-    registered = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
-    for name, line in CDK_MARKERS.items():
-        if name not in registered:
-            config.addinivalue_line("markers", line)
 
 
 def main() -> int:

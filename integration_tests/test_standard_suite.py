@@ -16,8 +16,8 @@ How this module adapts the suite to this repository:
   other (test, config) pair into a skip. `pytest_generate_tests` below leaves those pairs out
   instead, so every test collected here runs, and a skip always means something.
 * The image tests need a Docker engine. They are skipped, with the reason, when none answers.
-* The CDK's `image_tests` and `requires_creds` markers are registered before the CDK suite is
-  imported, since pytest.ini runs with `--strict-markers`.
+* The CDK's `image_tests` and `requires_creds` markers are listed in pytest.ini, which runs with
+  `--strict-markers`.
 
 Run only this suite: `python -m pytest integration_tests/test_standard_suite.py -ra`.
 """
@@ -32,18 +32,16 @@ from typing import Any, Iterator, Literal
 import pytest
 import yaml
 
-from integration_tests.fixtures_standard import acceptance_server, register_cdk_markers
+from boltons.typeutils import classproperty
 
-register_cdk_markers()
+from integration_tests.fixtures_standard import acceptance_server
 
-from boltons.typeutils import classproperty  # noqa: E402  (after the markers are registered)
+from airbyte_cdk.test.models import ConnectorTestScenario
+from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
+from airbyte_cdk.test.standard_tests._job_runner import IConnector
+from airbyte_cdk.test.standard_tests.pytest_hooks import _scenario_test_ids
 
-from airbyte_cdk.test.models import ConnectorTestScenario  # noqa: E402
-from airbyte_cdk.test.standard_tests import SourceTestSuiteBase  # noqa: E402
-from airbyte_cdk.test.standard_tests._job_runner import IConnector  # noqa: E402
-from airbyte_cdk.test.standard_tests.pytest_hooks import _scenario_test_ids  # noqa: E402
-
-from source_conversations.source import SourceConversations  # noqa: E402
+from source_conversations.source import SourceConversations
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPTANCE_TEST_CONFIG = ROOT / "integration_tests" / "acceptance-test-config.yml"
