@@ -51,6 +51,7 @@ class SourceConversations(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
         self._read_timeout = _read_timeout_setting(config)  # read by _read_and_parse_yaml_file below
+        self._initial_state = state or []
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Mapping[str, Any]:
@@ -87,6 +88,7 @@ class SourceConversations(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         parse_settings(config)
+        check_saved_states(self._initial_state)
         in_progress = InProgressHold(POLYAI_STREAM)
         stream_errors: List[AirbyteErrorTraceMessage] = []
         try:
@@ -159,28 +161,85 @@ _SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.tra
 def one_failure(errors: List[AirbyteErrorTraceMessage]) -> AirbyteTracedException:
     """Folds the per-stream error traces of a sync into the single terminal error it ends with.
 
-    The CDK emits one TRACE per failed stream, then a second, summary TRACE that it always types
-    `config_error` ("isn't actionable", says its source), even when a server error caused it. The
-    user and the platform get one error instead, with the failed stream's own type and message;
-    if several streams failed, `config_error` wins (the user must act), then `system_error`.
+    The CDK emits one TRACE per failed partition (a PolyAI window), then a summary TRACE that it
+    always types `config_error` ("isn't actionable", says its source), even when a server error
+    caused it. The user and the platform get one error instead: the failed stream's own type, each
+    distinct message once, and the CDK's retry-exhaustion wording replaced by what to do.
+    If several streams failed, `config_error` wins (the user must act), then `system_error`.
     """
     failure_type = next(
         (kind for kind in _SEVERITY if any(error.failure_type == kind for error in errors)),
         FailureType.system_error,
     )
-    if len(errors) == 1:
-        message = errors[0].message
+    streams = list(dict.fromkeys(_stream_name(error) for error in errors))
+    messages = list(dict.fromkeys((_stream_name(error), _actionable(error)) for error in errors))
+    if len(streams) == 1:
+        message = " | ".join(text for _, text in messages)
     else:
-        message = " | ".join(
-            f"{error.stream_descriptor.name if error.stream_descriptor else 'sync'}: {error.message}"
-            for error in errors
-        )
+        message = " | ".join(f"{stream}: {text}" for stream, text in messages)
     return AirbyteTracedException(
         message=message,
-        internal_message="; ".join(error.internal_message or "" for error in errors),
+        internal_message="; ".join(dict.fromkeys(error.internal_message or "" for error in errors)),
         failure_type=failure_type,
-        stream_descriptor=errors[0].stream_descriptor if len(errors) == 1 else None,
+        stream_descriptor=errors[0].stream_descriptor if len(streams) == 1 else None,
     )
+
+
+def _stream_name(error: AirbyteErrorTraceMessage) -> str:
+    return error.stream_descriptor.name if error.stream_descriptor else "sync"
+
+
+def _actionable(error: AirbyteErrorTraceMessage) -> str:
+    """The CDK's words for an exhausted retry budget, replaced by what happened and what to do."""
+    provider = _PROVIDER_NAMES.get(_stream_name(error), "The API")
+    internal = error.internal_message or ""
+    if internal.startswith("Rate limit retry budget exhausted"):
+        return (
+            f"{provider} kept answering HTTP 429 (rate limited) through every retry. The account's rate "
+            "limit is exhausted: run the sync again later, or sync less often."
+        )
+    prefix = "Exhausted available request attempts. Exception: "
+    if internal.startswith(prefix):
+        return (
+            f"{internal[len(prefix):].rstrip('.')}. It still failed after 5 retries with backoff; the sync "
+            "stopped, and its state covers only what was emitted. Run it again later."
+        )
+    return error.message
+
+
+def check_saved_states(states: List[AirbyteStateMessage]) -> None:
+    """Fails on a saved state the connector cannot read, rather than resyncing from scratch.
+
+    A state the CDK cannot parse ends in "Something went wrong"; a state without its cursor key is
+    silently taken as none, and the whole history is read again. Both are the user's to fix.
+    """
+    for message in states:
+        stream = message.stream
+        if stream is None or stream.stream_state is None:
+            continue
+        name = stream.stream_descriptor.name
+        state = dict(stream.stream_state.__dict__)
+        if not state or name not in _CURSOR_PARSERS or "slices" in state:
+            continue  # empty (a fresh start), a stream we don't have, or the CDK's own slice format
+        cursor, parse = _CURSOR_PARSERS[name]
+        value = state.get(cursor)
+        if value is None or parse(value) is None:
+            raise ConfigError(
+                f"The saved state of {name} is {state!r}: it needs '{cursor}' holding "
+                f"{_CURSOR_HINTS[cursor]}. Reset the stream's data in Airbyte, or fix the state."
+            )
+
+
+def _epoch(value: Any) -> Optional[int]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 
 
 def _parse_instant(value: Any) -> Optional[datetime]:
@@ -201,3 +260,13 @@ def _readable(reason: Any) -> str:
     """CheckStream wraps failures in a long sentence and sometimes a traceback; keep the message."""
     text = str(reason).split("\nTraceback", 1)[0].strip()
     return re.sub(r"^Stream \w+ is not available: ", "", text)
+
+
+_CURSOR_PARSERS = {
+    POLYAI_STREAM: (_STARTED_AT, _parse_instant),
+    "vectara_conversations": ("epochSecs", _epoch),
+}
+_CURSOR_HINTS = {
+    _STARTED_AT: "an ISO 8601 date-time like 2026-01-01T00:00:00Z",
+    "epochSecs": "Unix seconds like \"1767225600\"",
+}
