@@ -31,6 +31,13 @@ setup(
             "pytest-timeout>=2.3,<3",
             "freezegun>=1.4,<2",
         ],
+        # Loading into a local warehouse (scripts/demo.sh, integration_tests/test_warehouse_e2e.py).
+        # PyAirbyte 0.71 declares airbyte-cdk>=7.28.3,<8, so it shares one environment with
+        # airbyte-cdk~=7.39.1; it pins duckdb==1.4.3 itself, the range here only documents it.
+        "warehouse": [
+            "airbyte>=0.71.3,<0.72",
+            "duckdb>=1.4.3,<1.5",
+        ],
     },
     entry_points={"console_scripts": ["source-conversations=source_conversations.run:run"]},
 )
