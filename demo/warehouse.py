@@ -162,12 +162,6 @@ def conversations_cache_class() -> type:
 
     class ConversationsTypeConverter(SQLTypeConverter):
         def to_sql_type(self, json_schema_property_def: Dict[str, Any]) -> Any:
-            types = json_schema_property_def.get("type")
-            if isinstance(types, list) and set(types) - {"null"} == {"string", "integer"}:
-                # Vectara's epochSecs (a string, or sometimes a number). PyAirbyte knows no type for a
-                # union, prints "Could not determine airbyte type" for every batch, and falls back to
-                # VARCHAR: the same column, without the noise.
-                return self.get_string_type()
             sql_type = super().to_sql_type(json_schema_property_def)
             if isinstance(sql_type, sqlalchemy.types.TIMESTAMP) and sql_type.timezone:
                 return TimestampWithTimeZone()
@@ -177,13 +171,11 @@ def conversations_cache_class() -> type:
         type_converter_class = ConversationsTypeConverter
 
     class ConversationsDuckDBCache(DuckDBCache):
-        """PyAirbyte's DuckDB cache with two column-type fixes for these schemas.
+        """PyAirbyte's DuckDB cache with one column-type fix for these schemas.
 
-        * ``format: date-time`` + ``airbyte_type: timestamp_with_timezone`` columns (``started_at``,
-          ``created_at``) become ``TIMESTAMP WITH TIME ZONE``: stock PyAirbyte 0.71 makes them
-          ``TIMESTAMP`` and DuckDB then loses any non-UTC offset (see ``TimestampWithTimeZone``).
-        * ``epochSecs`` (``["string", "integer", "null"]``) is VARCHAR, as in stock PyAirbyte, without
-          one "Could not determine airbyte type" line per batch on stdout.
+        ``format: date-time`` + ``airbyte_type: timestamp_with_timezone`` columns (``started_at``,
+        ``created_at``) become ``TIMESTAMP WITH TIME ZONE``: stock PyAirbyte 0.71 makes them
+        ``TIMESTAMP`` and DuckDB then loses any non-UTC offset (see ``TimestampWithTimeZone``).
         """
 
         _sql_processor_class = ConversationsSqlProcessor

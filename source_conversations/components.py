@@ -345,11 +345,12 @@ def epoch_seconds(value: Any) -> Optional[int]:
 
 @dataclass
 class CreatedAtFromEpoch(RecordTransformation):
-    """Adds `created_at`, an ISO 8601 UTC date-time, derived from `epochSecs`.
+    """Adds `created_at`, an ISO 8601 UTC date-time derived from `epochSecs`, and writes a numeric
+    `epochSecs` as the string the API documents (int64 in proto3 JSON), so the column has one type.
 
     Why not `AddFields`: that evaluates a Jinja template per record, which costs more than the rest
     of the Vectara record path put together. A record whose `epochSecs` is missing or unreadable
-    gets `created_at: null`.
+    keeps it as it came, with `created_at: null`.
     """
 
     parameters: InitVar[Mapping[str, Any]]
@@ -363,10 +364,14 @@ class CreatedAtFromEpoch(RecordTransformation):
         stream_state: Optional[StreamState] = None,
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
-        seconds = epoch_seconds(record.get(self.source_field))
-        record[self.target_field] = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)) if seconds is not None else None
-        )
+        value = record.get(self.source_field)
+        seconds = epoch_seconds(value)
+        if seconds is None:
+            record[self.target_field] = None
+            return
+        if not isinstance(value, str):
+            record[self.source_field] = str(seconds)
+        record[self.target_field] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 @dataclass

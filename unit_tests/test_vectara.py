@@ -138,7 +138,7 @@ def test_given_busy_status_in_200_when_read_then_retried(code: str) -> None:
 
 
 @freeze_time(FROZEN_NOW)
-def test_given_records_when_read_then_created_at_is_utc_iso_from_epoch_secs_string_or_number() -> None:
+def test_given_epoch_secs_string_or_number_when_read_then_string_epoch_secs_and_utc_created_at() -> None:
     records = [vectara_turn(0), vectara_turn(1)]
     records[0]["epochSecs"] = "1767312000"
     records[1]["epochSecs"] = 1767312001
@@ -146,7 +146,7 @@ def test_given_records_when_read_then_created_at_is_utc_iso_from_epoch_secs_stri
         mocker.post(_list_request(token=None), HttpResponse(json.dumps(vectara_page(records)), 200))
         output = run_read(config(vectara=vectara_settings()), STREAM)
     assert [m.record.data["created_at"] for m in output.records] == ["2026-01-02T00:00:00Z", "2026-01-02T00:00:01Z"]
-    assert [m.record.data["epochSecs"] for m in output.records] == ["1767312000", 1767312001]
+    assert [m.record.data["epochSecs"] for m in output.records] == ["1767312000", "1767312001"]
 
 
 @freeze_time(FROZEN_NOW)
