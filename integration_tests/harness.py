@@ -140,7 +140,8 @@ def run_connector(
 
 
 def parse_messages(stdout: str) -> Iterable[dict]:
-    for line in stdout.splitlines():
+    # Split on "\n" only: str.splitlines() also splits on U+2028, U+2029 and U+0085 inside JSON strings.
+    for line in stdout.split("\n"):
         line = line.strip()
         if line.startswith("{"):
             try:

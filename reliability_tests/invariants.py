@@ -124,6 +124,7 @@ def assert_clear_failure(
     happened (`mentions`, case-insensitive), is not a traceback or a generic "something went wrong",
     and does not repeat itself. Returns the error."""
     expected = (failure_types,) if isinstance(failure_types, str) else tuple(failure_types)
+    assert_finished_in_time(run)
     assert run.returncode != 0, "I3: a failed sync must exit non-zero"
     errors = run.errors()
     assert len(errors) == 1, f"I3: expected exactly one TRACE error, got {len(errors)}: {[e.get('message') for e in errors]}"
@@ -148,6 +149,7 @@ def assert_no_bare_traceback(run: Any) -> None:
 
 
 def assert_succeeded(run: Any) -> None:
+    assert_finished_in_time(run)
     assert run.returncode == 0 and not run.errors(), f"the sync failed: rc={run.returncode} {[e.get('message') for e in run.errors()]}"
     assert_no_bare_traceback(run)
 
@@ -163,5 +165,10 @@ def assert_no_secrets(text: str, secrets: Iterable[str]) -> None:
     assert not leaked, f"I4: {len(leaked)} secret value(s) appear in the output: {leaked}"
 
 
+def assert_finished_in_time(run: Any) -> None:
+    assert not getattr(run, "timed_out", False), f"I5: the connector was still running after {run.seconds:.0f} s and was killed"
+
+
 def assert_took_less_than(run: Any, seconds: float) -> None:
+    assert_finished_in_time(run)
     assert run.seconds < seconds, f"I5: the run took {run.seconds:.1f} s, more than {seconds} s"

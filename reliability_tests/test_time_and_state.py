@@ -6,7 +6,7 @@ time zone, a state in the future, and malformed states. Timestamp formats PolyAI
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 

@@ -9,8 +9,7 @@ scenario pool may run while these tests do (conftest.py drains each module's poo
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import List, Optional
+from typing import Optional
 
 import pytest
 from freezegun import freeze_time

@@ -190,24 +190,26 @@ class GuardedNextTokenPagination(PaginationStrategy):
     Here a token seen before in the same walk, or a numeric token that does not grow
     (`numeric: true`), fails the sync with a clear message.
 
-    An empty page whose next offset does not advance (a page not ready yet) is followed up to
-    `max_empty_repeats` times in a row; records with a non-advancing offset fail at once.
+    A page with no records that still points to a next page is followed (a page not ready yet,
+    even with the same offset), but at most `max_empty_pages` in a row.
 
     Tokens are kept as the API sent them: a Vectara page key is opaque base64 that may hold
     `+`, `/` and `=`, and goes back as the exact string.
     """
 
     token_field: str
+    records_field: str
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     page_size: Optional[int] = None
     numeric: bool = False
     api_name: str = "The API"
-    max_empty_repeats: int = 3
+    max_empty_pages: int = 5
     _walks: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.token_field = interpolate(self.token_field, self.config, parameters)
+        self.records_field = interpolate(self.records_field, self.config, parameters)
         self.api_name = interpolate(self.api_name, self.config, parameters)
         if self.page_size is not None:
             self.page_size = int(interpolate(self.page_size, self.config, parameters))
@@ -216,9 +218,14 @@ class GuardedNextTokenPagination(PaginationStrategy):
 
     @property
     def initial_token(self) -> Optional[Any]:
-        self._walks.seen = set()
-        self._walks.empty_repeats = 0
+        self._new_walk()
         return None
+
+    def _new_walk(self) -> threading.local:
+        """Per-thread state of the current walk: a worker thread reads one partition at a time."""
+        self._walks.seen = set()
+        self._walks.empty_pages = 0
+        return self._walks
 
     def next_page_token(
         self,
@@ -228,28 +235,28 @@ class GuardedNextTokenPagination(PaginationStrategy):
         last_page_token_value: Optional[Any] = None,
         **_: Any,
     ) -> Optional[Any]:
-        token = parsed_page(response).get(self.token_field)
+        page = parsed_page(response)
+        token = page.get(self.token_field)
         if token is None or token == "":
             return None
-        seen = getattr(self._walks, "seen", None)
-        if seen is None or last_page_token_value is None:
-            seen = self._walks.seen = set()
+        # What the API sent, not `last_page_size`: that counts records left after client-side filters.
+        page_was_empty = not page.get(self.records_field)
+        walk = self._walks if last_page_token_value is not None and hasattr(self._walks, "seen") else self._new_walk()
+        walk.empty_pages = walk.empty_pages + 1 if page_was_empty else 0
+        if walk.empty_pages > self.max_empty_pages:
+            raise self._loop_error(f"{walk.empty_pages} empty pages in a row still pointed to a next page")
         if self.numeric:
-            self._check_offset_advances(token, last_page_token_value, last_page_size)
-        elif token == last_page_token_value or token in seen:
+            self._check_offset(token, last_page_token_value, page_was_empty)
+        elif token == last_page_token_value or token in walk.seen:
             raise self._loop_error(f"the page key {token!r} came back a second time")
-        seen.add(token)
+        else:
+            walk.seen.add(token)
         return token
 
-    def _check_offset_advances(self, token: Any, previous: Optional[Any], page_size: int) -> None:
+    def _check_offset(self, token: Any, previous: Optional[Any], page_was_empty: bool) -> None:
         if not isinstance(token, int) or isinstance(token, bool) or token < 0:
             raise self._loop_error(f"'{self.token_field}' is {token!r}, not a non-negative integer")
-        if previous is None or token > int(previous):
-            self._walks.empty_repeats = 0
-            return
-        repeats = getattr(self._walks, "empty_repeats", 0) + 1
-        self._walks.empty_repeats = repeats
-        if page_size == 0 and token == int(previous) and repeats <= self.max_empty_repeats:
+        if previous is None or token > int(previous) or (token == int(previous) and page_was_empty):
             return
         raise self._loop_error(f"'{self.token_field}' went from {previous} to {token} instead of moving forward")
 
