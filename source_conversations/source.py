@@ -34,7 +34,10 @@ from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+
 from source_conversations.config import POLYAI_STREAM, ConfigError, parse_settings
+from source_conversations.cursors import PartitionLocalCursor
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 _PROVIDER_NAMES = {POLYAI_STREAM: "PolyAI", "vectara_conversations": "Vectara"}
@@ -75,6 +78,13 @@ class SourceConversations(YamlDeclarativeSource):
         if failures:
             return AirbyteConnectionStatus(status=Status.FAILED, message=" | ".join(failures))
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def streams(self, config: Mapping[str, Any]) -> List[Any]:
+        streams = super().streams(config)
+        for stream in streams:
+            if type(getattr(stream, "cursor", None)) is ConcurrentCursor:
+                PartitionLocalCursor.adopt(stream.cursor)
+        return streams
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> Any:
         parse_settings(config)
