@@ -1,6 +1,7 @@
 # Airbyte's Python-connector convention: a slim Python base, the package installed, and the
 # connector as both ENTRYPOINT and AIRBYTE_ENTRYPOINT (the platform reads the latter).
-FROM python:3.11-slim
+# Pinned by digest, as Airbyte's metadata (connectorBuildOptions.baseImage) requires.
+FROM docker.io/library/python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 LABEL io.airbyte.name=airbyte/source-conversations
 LABEL io.airbyte.version=0.1.0

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from .credentials import hand_out
 from .data import (
     ENVIRONMENTS,
     PolyaiDataset,
@@ -98,6 +99,7 @@ class TokenStore:
     def issue(self) -> str:
         """A new random token."""
         token = secrets.token_urlsafe(48)
+        hand_out(token)
         with self._lock:
             self._expiry[token] = self.clock() + self.ttl_seconds
         return token

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from .credentials import hand_out
 from .data import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_PROJECT_ID,
@@ -167,6 +168,7 @@ class FakeApiServer:
         self.vectara_api_key = vectara_api_key
         self.oauth_client_id = oauth_client_id
         self.oauth_client_secret = oauth_client_secret
+        hand_out(polyai_api_key, vectara_api_key, oauth_client_secret)
         self.clock = clock
         self.requests = RequestLog(log_max_entries)
         """Every request received (secrets masked), with per-endpoint counters."""

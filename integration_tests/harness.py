@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
+from test_support import leaks
+
 STREAMS = ("polyai_conversations", "vectara_conversations")
 CURSORS = {"polyai_conversations": ["started_at"], "vectara_conversations": ["epochSecs"]}
 
@@ -131,6 +133,7 @@ def run_connector(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+    leaks.record_output(f"source-conversations {command}", completed.stdout + completed.stderr)
     return ConnectorRun(
         returncode=completed.returncode,
         stdout=completed.stdout,

@@ -156,8 +156,10 @@ def test_base_image_is_python_3_11_slim_as_metadata_declares() -> None:
     froms = _of(INSTRUCTIONS, "FROM")
     assert len(froms) == 1, "one stage"
     image = froms[0].split()[0]
-    assert re.fullmatch(r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", image), image
+    assert re.fullmatch(r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-[a-z]+)?@sha256:[0-9a-f]{64}", image), image
     declared = METADATA_DATA["connectorBuildOptions"]["baseImage"]
+    # Airbyte's metadata validator splits baseImage into <image>:<tag>@<sha> and refuses anything else.
+    assert re.fullmatch(r"[^:@\s]+:[^:@\s]+@sha256:[0-9a-f]{64}", declared), declared
 
     def normalized(name: str) -> str:
         return re.sub(r"^(docker\.io/)?(library/)?", "", name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ if importlib.util.find_spec("airbyte") is None:
 
 from demo import warehouse  # noqa: E402  (after the skip: the module needs nothing, but reads better here)
 from demo.warehouse import POLYAI, STREAMS, VECTARA  # noqa: E402
+from test_support import leaks  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -235,3 +237,25 @@ def test_a_utc_offset_keeps_its_instant(warehouse_dir: Path) -> None:
         f"columns = {{started_at: '{column_type}'}})"
     ).fetchall()
     assert loaded == datetime(2026, 1, 1, 4, 30, 0, 500000, tzinfo=timezone.utc)
+
+
+def test_pyairbyte_runs_offline_without_telemetry_and_writes_only_under_git_ignored_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("AIRBYTE_LOGGING_ROOT", "AIRBYTE_CACHE_ROOT", "AIRBYTE_TEMP_DIR", "AIRBYTE_PROJECT_DIR", "AIRBYTE_INSTALL_DIR", "TMPDIR"):
+        monkeypatch.delenv(variable, raising=False)  # the defaults, as on a fresh machine
+    settings = warehouse.pyairbyte_settings(live_progress=False)
+    assert settings["DO_NOT_TRACK"] == "1"
+    assert settings["AIRBYTE_OFFLINE_MODE"] == "1"
+    folders = {name: Path(value) for name, value in settings.items() if name.endswith(("_ROOT", "_DIR")) or name == "TMPDIR"}
+    assert {"AIRBYTE_LOGGING_ROOT", "AIRBYTE_CACHE_ROOT", "AIRBYTE_TEMP_DIR", "TMPDIR"} <= set(folders)
+    for name, folder in folders.items():
+        assert warehouse.LOCAL_DIR in folder.resolve().parents, f"{name} is outside .local/: {folder}"
+    ignored = (warehouse.PROJECT_ROOT / ".gitignore").read_text().split()
+    assert ".local/" in ignored
+
+
+def test_pyairbyte_logs_of_both_syncs_hold_no_secret(run: Run) -> None:
+    logs = [path for path in Path(os.environ["AIRBYTE_LOGGING_ROOT"]).rglob("*") if path.is_file()]
+    assert logs, "PyAirbyte wrote its logs under AIRBYTE_LOGGING_ROOT"
+    for path in logs:
+        leaks.record_output(f"PyAirbyte log {path.name}", path.read_text(encoding="utf-8", errors="replace"))
+    assert leaks.scan(leaks.take_outputs()) == [], "a credential the fake handed out is in PyAirbyte's logs"

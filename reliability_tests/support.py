@@ -27,6 +27,7 @@ import requests
 
 from fake_api import FakeApiServer, Fault
 from integration_tests.harness import ConnectorRun, configured_catalog, connector_executable
+from test_support import leaks
 
 POLYAI = "polyai_conversations"
 VECTARA = "vectara_conversations"
@@ -46,24 +47,17 @@ VECTARA_PAGE = 5
 READ_TIMEOUT = 2  # seconds; small so that any stall costs little (production default: 120)
 RUN_TIMEOUT = 120  # seconds; every connector subprocess is killed after this (I5)
 
+# Every output a connector run produced, and every secret it must not show, go to the suite-wide
+# secret scan (test_support.leaks, run by the root conftest.py after each test).
 # ------------------------------------------------------------------------------------------------
-# Suite-wide registries: every output a connector run produced, and every secret it must not show.
-# ------------------------------------------------------------------------------------------------
-
-_registry_lock = threading.Lock()
-OUTPUTS: List[tuple[str, str]] = []
-SECRETS: set[str] = set()
-TOKENS: set[str] = set()  # bearer tokens the fakes issued (also in SECRETS)
 
 
 def register_output(label: str, text: str) -> None:
-    with _registry_lock:
-        OUTPUTS.append((label, text))
+    leaks.record_output(label, text)
 
 
 def register_secrets(*values: str) -> None:
-    with _registry_lock:
-        SECRETS.update(value for value in values if value)
+    leaks.register_secret(*values)
 
 
 def issued_tokens(server: FakeApiServer) -> List[str]:
@@ -318,7 +312,8 @@ class Context:
         folder = self._next_dir("killed")
         args = self._args(folder, "read", config, streams, state, debug=False)
         started = time.monotonic()
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8")
+        stderr_file = open(folder / "stderr", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True, encoding="utf-8")
         watchdog = threading.Timer(timeout, process.kill)  # I5: never wait forever for the condition
         watchdog.start()
         messages: List[dict] = []
@@ -337,15 +332,14 @@ class Context:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        register_output(f"{self.label}/{folder.name}", "".join(lines))
+        stderr_file.seek(0)
+        register_output(f"{self.label}/{folder.name}", "".join(lines) + stderr_file.read())
+        stderr_file.close()
         return Killed(messages, process.returncode, "".join(lines), time.monotonic() - started)
 
     def stop(self) -> None:
         for server in self.servers:
-            tokens = issued_tokens(server)
-            register_secrets(*server_secrets(server), *tokens)
-            with _registry_lock:
-                TOKENS.update(tokens)
+            register_secrets(*server_secrets(server))
             server.stop()
 
 

@@ -7,7 +7,8 @@ fields, at least one provider), and messages that name the field and the fix.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 from pydantic import (
@@ -25,6 +26,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 POLYAI_STREAM = "polyai_conversations"
+_START_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 VECTARA_STREAM = "vectara_conversations"
 
 
@@ -83,11 +85,13 @@ class ConnectorSettings(BaseModel):
     polyai: Optional[PolyAISettings] = None
     vectara: Optional[VectaraSettings] = None
 
-    @field_validator("start_date")
+    @field_validator("start_date", mode="before")
     @classmethod
-    def _utc_only(cls, value: Optional[datetime]) -> Optional[datetime]:
-        if value is not None and value.utcoffset() != timezone.utc.utcoffset(None):
-            raise ValueError("must be a UTC date-time ending in Z, like 2025-01-01T00:00:00Z")
+    def _utc_seconds_only(cls, value: Any) -> Any:
+        # The cursors read the start date as YYYY-MM-DDTHH:MM:SSZ; anything else (a number pydantic
+        # would take as Unix time, a fraction of a second, an offset) is refused here, by name.
+        if value is not None and not (isinstance(value, str) and _START_DATE.fullmatch(value.strip())):
+            raise ValueError("must be a UTC date-time to the second, ending in Z")
         return value
 
     @model_validator(mode="after")

@@ -12,9 +12,9 @@ Measured with `python -m benchmark` on 2 cores, a 100k-record PolyAI full refres
 cursor itself. `PartitionLocalCursor` keeps the same state and the same results, and does that
 work once per partition instead of once per record:
 
-- it keeps the newest value of the partition being read on this thread in a thread-local, and
-  writes it into the CDK's per-partition dict when the partition closes (or, should a partition
-  fail, when the thread starts its next one), so the slice is hashed once per partition;
+- it keeps the newest value of each partition being read in a dict keyed by the slice object's
+  identity, and writes it into the CDK's per-partition dict when the partition closes, on whatever
+  thread closes it, so the slice is hashed once per partition;
 - it parses ISO 8601 values with `datetime.fromisoformat` when the value has the shape every
   configured format shares (`YYYY-MM-DDTHH:MM:SS` then a fraction or an offset) and carries an
   offset, and leaves every other value to the CDK's parser. Both give the same instant
@@ -23,7 +23,6 @@ work once per partition instead of once per record:
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +30,6 @@ from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record
 
-_NO_SLICE = object()
 _ISO_SEPARATORS = frozenset(".+-Z")
 
 
@@ -50,40 +48,38 @@ class PartitionLocalCursor(ConcurrentCursor):
         return cursor  # type: ignore[return-value]
 
     def _prepare(self) -> None:
-        self._partition_local = threading.local()
+        # id(slice) -> [slice, newest value]. The entry holds the slice, so its id stays unique while
+        # it is open; each partition is read by one thread, and dict operations are atomic.
+        self._open_partitions: dict[int, list[Any]] = {}
         self._iso_cursor = any(
             "%Y-%m-%dT%H:%M:%S" in fmt for fmt in getattr(self._connector_state_converter, "_input_datetime_formats", ())
         )
 
     def observe(self, record: Record) -> None:
-        local = self._partition_local
-        if getattr(local, "slice", _NO_SLICE) is not record.associated_slice:
-            self._flush_partition_local()
-            local.slice = record.associated_slice
-            local.newest = self._most_recent_cursor_value_per_partition.get(record.associated_slice)
+        stream_slice = record.associated_slice
+        entry = self._open_partitions.get(id(stream_slice))
+        if entry is None or entry[0] is not stream_slice:
+            entry = [stream_slice, self._most_recent_cursor_value_per_partition.get(stream_slice)]
+            self._open_partitions[id(stream_slice)] = entry
         try:
             value = self._extract_cursor_value(record)
         except ValueError:
             self._log_for_record_without_cursor_value()
             return
-        newest = local.newest
+        newest = entry[1]
         if newest is None or newest < value:
-            local.newest = value
+            entry[1] = value
         elif newest > value:
             self._is_ascending_order = False
 
     def close_partition(self, partition: Partition) -> None:
-        self._flush_partition_local()
+        closing = partition.to_slice()
+        for key, (stream_slice, newest) in list(self._open_partitions.items()):
+            if stream_slice is closing or stream_slice == closing:
+                del self._open_partitions[key]
+                if newest is not None:
+                    self._most_recent_cursor_value_per_partition[stream_slice] = newest
         super().close_partition(partition)
-
-    def _flush_partition_local(self) -> None:
-        local = self._partition_local
-        stream_slice = getattr(local, "slice", _NO_SLICE)
-        if stream_slice is _NO_SLICE:
-            return
-        if local.newest is not None:
-            self._most_recent_cursor_value_per_partition[stream_slice] = local.newest
-        del local.slice, local.newest
 
     def _extract_cursor_value(self, record: Record) -> Any:
         value = record.data.get(self._cursor_field.cursor_field_key)

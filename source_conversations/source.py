@@ -1,4 +1,4 @@
-"""The source: the declarative manifest, plus the two things it cannot say.
+"""The source: the declarative manifest, plus what it cannot say.
 
 1. `check` tests each configured provider on its own and says which one failed. The manifest's
    `CheckStream` takes a fixed list of streams, and fails on a stream that `ConditionalStreams`
@@ -8,12 +8,16 @@
 3. PolyAI conversations still in progress are held back, and the stream's state is kept from
    passing the earliest of them, so a later sync reads each one once it has finished. A cursor on
    `started_at` alone would move past a long call that started before the newest finished one.
+4. Vectara's state is kept one second before the sync began (`FreshStateCap`), so the stream can
+   deliver every conversation made before the sync without ever skipping one made during it.
+5. Each stream's cursor is made cheaper per record (`cursors.PartitionLocalCursor`, which says why).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
@@ -32,11 +36,10 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
-
-from source_conversations.config import POLYAI_STREAM, ConfigError, parse_settings
+from source_conversations.config import POLYAI_STREAM, VECTARA_STREAM, ConfigError, parse_settings
 from source_conversations.cursors import PartitionLocalCursor
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -100,6 +103,7 @@ class SourceConversations(YamlDeclarativeSource):
         parse_settings(config)
         check_saved_states(self._initial_state)
         in_progress = InProgressHold(POLYAI_STREAM)
+        fresh = FreshStateCap(VECTARA_STREAM, self._initial_state)
         stream_errors: List[AirbyteErrorTraceMessage] = []
         try:
             for message in super().read(logger, config, catalog, state):
@@ -110,7 +114,7 @@ class SourceConversations(YamlDeclarativeSource):
                 elif kind is Type.TRACE and message.trace.type == TraceType.ERROR:
                     stream_errors.append(message.trace.error)
                 else:
-                    yield in_progress.cap_state(message)
+                    yield fresh.cap_state(in_progress.cap_state(message))
         except AirbyteTracedException:
             if not stream_errors:
                 raise
@@ -163,6 +167,42 @@ class InProgressHold:
             value = self._earliest
         blob[_STARTED_AT] = _format_utc(value)
         return message
+
+
+class FreshStateCap:
+    """Keeps a stream's epoch-second state one second before the sync began.
+
+    `vectara_conversations` reads every conversation made up to the second the sync began, so a
+    conversation made a moment before the sync is delivered by it. One made later in that same second
+    may not have been listed yet, so the saved state stops one second earlier and the next sync reads
+    that second again (its records arrive twice; the destination dedupes on `id`). A saved state
+    that is already past that point (a state from the future) is passed on unchanged: nothing
+    emitted here moved it there.
+    """
+
+    def __init__(self, stream_name: str, saved: List[AirbyteStateMessage]) -> None:
+        self._stream_name = stream_name
+        self._cap = int(time.time()) - 1
+        self._saved = max((_epoch(_state_of(message, stream_name).get("epochSecs")) or 0 for message in saved), default=0)
+
+    def cap_state(self, message: AirbyteMessage) -> AirbyteMessage:
+        if message.type != Type.STATE or message.state is None or message.state.stream is None:
+            return message
+        stream_state = message.state.stream
+        if stream_state.stream_descriptor.name != self._stream_name or stream_state.stream_state is None:
+            return message
+        blob: MutableMapping[str, Any] = stream_state.stream_state.__dict__
+        value = _epoch(blob.get("epochSecs"))
+        if value is not None and value > self._cap and value > self._saved:
+            blob["epochSecs"] = str(max(self._cap, self._saved))
+        return message
+
+
+def _state_of(message: AirbyteStateMessage, stream_name: str) -> Mapping[str, Any]:
+    stream = message.stream
+    if stream is None or stream.stream_state is None or stream.stream_descriptor.name != stream_name:
+        return {}
+    return stream.stream_state.__dict__
 
 
 _SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)

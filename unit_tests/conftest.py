@@ -11,6 +11,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_conversations import SourceConversations
 from source_conversations.run import install_message_serializer
+from test_support import leaks
 
 # Long, distinctive fake secrets: the CDK masks secrets by value, and a short one would mangle logs.
 POLYAI_KEY = "polyai-unit-key-7f3a9c2e5b1d4e8f"
@@ -18,6 +19,7 @@ VECTARA_KEY = "vectara-unit-key-2c8e1f9a7b3d5e6a"
 CLIENT_SECRET = "vectara-unit-client-secret-9d2b7e4c1a8f"
 ACCESS_TOKEN = "unit-access-token-4e7a1c9b2f8d3e6a5c0b"
 SECRETS = (POLYAI_KEY, VECTARA_KEY, CLIENT_SECRET, ACCESS_TOKEN)
+leaks.register_secret(*SECRETS)
 
 POLYAI_BASE = "https://polyai.test"
 VECTARA_BASE = "https://vectara.test"
@@ -84,7 +86,9 @@ def run_read(
     configured = catalog(stream, sync_mode)
     states = state(stream, stream_state) if stream_state is not None else None
     source = SourceConversations(catalog=configured, config=cfg, state=states)
-    return read(source, cfg, configured, states, expecting_exception=expect_failure)
+    output = read(source, cfg, configured, states, expecting_exception=expect_failure)
+    leaks.record_output(f"read {stream}", "\n".join(str(message) for message in output.get_message_iterator()))
+    return output
 
 
 def assert_no_secret(output: EntrypointOutput) -> None:

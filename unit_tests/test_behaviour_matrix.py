@@ -290,3 +290,45 @@ def test_given_full_refresh_when_read_then_reads_from_start_date(case: StreamCas
         case.respond(mocker, case.request(None, None), _ok(case, records))
         output = run_read(case.cfg, case.stream, sync_mode=SyncMode.full_refresh)
     assert _ids(output) == [r["id"] for r in records]
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_polyai_settings_when_read_then_every_setting_and_the_key_header_are_sent() -> None:
+    from unit_tests.conftest import POLYAI_KEY
+
+    cfg = config(polyai=polyai_settings(variant_name="Main line", include_context_state=True, client_env="sandbox"))
+    record = _polyai_record(0, WINDOW_START + DAY)
+    query = {
+        "client_env": "sandbox",
+        "variant_name": "Main line",
+        "include_context_state": "true",
+        "limit": "2",
+        "start_time": _iso(WINDOW_START),
+        "end_time": _iso(NOW),
+    }
+    request = HttpRequest(
+        f"{POLYAI_BASE}/v1/ws-unit/PROJECT-unit/conversations", query_params=query, headers={"x-api-key": POLYAI_KEY}
+    )
+    with HttpMocker() as mocker:
+        mocker.get(request, HttpResponse(POLYAI.page([record], None), 200))
+        output = run_read(cfg, POLYAI.stream)
+        mocker.assert_number_of_calls(request, 1)
+    assert _ids(output) == [record["id"]]
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_vectara_api_key_when_read_then_key_customer_and_timeout_headers_are_sent() -> None:
+    from unit_tests.conftest import VECTARA_KEY
+
+    cfg = config(vectara=vectara_settings(request_timeout=45))
+    record = _vectara_record(0, WINDOW_START + DAY)
+    request = HttpRequest(
+        f"{VECTARA_BASE}/v1/list-conversations",
+        headers={"customer-id": "1234567", "timeout": "45S", "x-api-key": VECTARA_KEY},
+        body={"numResults": 2},
+    )
+    with HttpMocker() as mocker:
+        mocker.post(request, HttpResponse(VECTARA.page([record], None), 200))
+        output = run_read(cfg, VECTARA.stream)
+        mocker.assert_number_of_calls(request, 1)
+    assert _ids(output) == [record["id"]]

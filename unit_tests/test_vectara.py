@@ -168,3 +168,28 @@ def test_given_empty_page_key_when_read_then_paging_stops() -> None:
         output = run_read(config(vectara=vectara_settings()), STREAM)
         mocker.assert_number_of_calls(request, 1)
     assert len(output.records) == 1
+
+
+@freeze_time("2026-01-15T12:00:00.900Z")
+def test_given_conversation_made_in_the_second_the_sync_began_when_read_then_delivered_and_state_stays_a_second_earlier() -> None:
+    now = 1768478400  # 12:00:00, 0.9 s before the sync
+    cfg = config(vectara=vectara_settings())
+    cfg["start_date"] = "2026-01-01T00:00:00Z"
+    old, fresh = vectara_turn(0), vectara_turn(1)
+    old["epochSecs"], fresh["epochSecs"] = str(now - 3600), str(now)
+    with HttpMocker() as mocker:
+        mocker.post(_list_request(token=None), HttpResponse(json.dumps(vectara_page([old, fresh])), 200))
+        output = run_read(cfg, STREAM)
+    assert [m.record.data["id"] for m in output.records] == [old["id"], fresh["id"]]
+    # A conversation made later in 12:00:00 may not have been listed: the next sync reads that second again.
+    assert output.most_recent_state.stream_state.__dict__ == {"epochSecs": str(now - 1)}
+
+
+@freeze_time("2026-01-15T12:00:00Z")
+def test_given_saved_state_in_the_future_when_read_then_state_is_not_moved_back() -> None:
+    future = "1900000000"
+    with HttpMocker() as mocker:
+        mocker.post(_list_request(token=None), HttpResponse(json.dumps(vectara_page([vectara_turn(0)])), 200))
+        output = run_read(config(vectara=vectara_settings()), STREAM, stream_state={"epochSecs": future})
+    assert output.records == []
+    assert output.most_recent_state.stream_state.__dict__ == {"epochSecs": future}

@@ -1,0 +1,1 @@
+"""Helpers shared by every test folder (not shipped in the connector's package)."""
