@@ -148,8 +148,8 @@ class SharedParseErrorHandler(DefaultErrorHandler):
        without evaluating the filters: the manifest's filters match on error status codes, on
        vendor error bodies and on non-OK `status` objects, none of which such a page has
        (`unit_tests/test_components.py` runs every filter of both streams on one to keep that so).
-       Each predicate is a Jinja evaluation; on Vectara's 1,000 pages per 100k records that was
-       about 0.1 s of CPU.
+       Each predicate is a Jinja evaluation: a 100-record Vectara page took 86 µs in the filters and
+       takes 7 µs here, about 0.08 s of CPU per 100k records (measured on 2 cores, parse excluded).
     """
 
     records_key: str = "records"

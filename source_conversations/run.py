@@ -141,7 +141,6 @@ def tune_garbage_collector(young_threshold: int = 5000) -> None:
     counting frees them as before and memory stays flat. Measured with `python -m benchmark` on a
     100k-record full refresh: PolyAI 6.2 -> 4.8 s of CPU, Vectara 5.4 -> 4.8 s (medians of 4).
     """
-    gc.collect()
     gc.freeze()
     gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
 
