@@ -126,7 +126,9 @@ def test_one_read_syncs_both_providers(server: FakeApiServer, workdir: Path) -> 
     run = run_connector("read", workdir, config=small_pages(server.config()), catalog=configured_catalog())
     assert run.returncode == 0
     assert {state["stream"]["stream_descriptor"]["name"] for state in run.states()} == {POLYAI, VECTARA}
-    assert run.ids(POLYAI) and run.ids(VECTARA)
+    for stream, expected in ((POLYAI, server.polyai_ids(in_progress=False)), (VECTARA, server.vectara_ids())):
+        _assert_once_each(run.ids(stream))
+        assert sorted(run.ids(stream)) == sorted(expected)
 
 
 def test_oauth_fetches_one_token_for_many_pages(server: FakeApiServer, workdir: Path) -> None:

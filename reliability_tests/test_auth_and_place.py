@@ -131,7 +131,7 @@ def test_given_the_token_endpoint_answers_without_a_token_when_read_then_fails_c
     outcome: Outcome, case: str
 ) -> None:
     assert outcome.token_requests <= 6
-    assert_clear_failure(outcome.run, ("transient_error", "system_error"), ["OAuth", "access token"])
+    assert_clear_failure(outcome.run, "transient_error", ["OAuth", "access token"])
 
 
 # ---------------------------------------------------------------------------------------------

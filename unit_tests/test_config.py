@@ -18,6 +18,8 @@ BAD_CONFIGS = {
     "wrong type": ({"polyai": polyai_settings(page_size="big")}, "`polyai.page_size`"),
     "page size out of range": ({"polyai": polyai_settings(page_size=5000)}, "`polyai.page_size`"),
     "malformed start_date": ({"start_date": "last tuesday", "polyai": polyai_settings()}, "`start_date`"),
+    "start_date not a string": ({"start_date": 123, "polyai": polyai_settings()}, "`start_date`"),
+    "start_date with a fraction": ({"start_date": "2025-01-01T00:00:00.5Z", "polyai": polyai_settings()}, "`start_date`"),
     "start_date not in UTC": ({"start_date": "2025-01-01T00:00:00+05:00", "polyai": polyai_settings()}, "`start_date`"),
     "unknown region": ({"polyai": polyai_settings(region="eu-1")}, "`polyai.region`"),
     "malformed base_url": ({"polyai": polyai_settings(base_url="api.example.com")}, "`polyai.base_url`"),
@@ -44,29 +46,48 @@ def test_given_bad_config_when_parsed_then_error_names_the_field(config: dict, e
     assert expected in raised.value.message
 
 
-@pytest.mark.parametrize(
-    "config, expected",
-    [BAD_CONFIGS["missing required field"], BAD_CONFIGS["both variant fields"], BAD_CONFIGS["empty config"]],
-    ids=["missing field", "both variants", "empty"],
-)
-def test_given_bad_config_when_check_then_failed_status_names_the_field_without_traceback(
-    tmp_path: Path, config: dict, expected: str
-) -> None:
+# The cases issue 5 lists, each through the console script's `check` and `read`.
+THROUGH_THE_CLI = [
+    "wrong type",
+    "start_date not a string",
+    "malformed start_date",
+    "unknown region",
+    "malformed base_url",
+    "missing required field",
+    "both variant fields",
+    "empty config",
+]
+
+
+def _assert_no_bare_traceback(run) -> None:
+    """Every stdout line is an Airbyte message, and stderr holds no Python traceback."""
+    for line in run.stdout.splitlines():
+        assert line.startswith("{"), f"not an Airbyte message: {line[:80]}"
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("case", THROUGH_THE_CLI)
+def test_given_bad_config_when_check_then_failed_status_names_the_field_without_traceback(tmp_path: Path, case: str) -> None:
+    config, expected = BAD_CONFIGS[case]
     run = run_connector("check", tmp_path, config=config)
     assert run.connection_status["status"] == "FAILED"
     assert expected in run.connection_status["message"]
     assert "Traceback" not in run.connection_status["message"]
+    _assert_no_bare_traceback(run)
     assert POLYAI_KEY not in run.output
 
 
-def test_given_bad_config_when_read_then_one_config_error_trace(tmp_path: Path) -> None:
-    config, expected = BAD_CONFIGS["unknown region"]
+@pytest.mark.parametrize("case", THROUGH_THE_CLI)
+def test_given_bad_config_when_read_then_one_config_error_trace_naming_the_field(tmp_path: Path, case: str) -> None:
+    config, expected = BAD_CONFIGS[case]
     run = run_connector("read", tmp_path, config=config, catalog=configured_catalog())
     assert run.returncode != 0
     errors = run.errors()
     assert len(errors) == 1
     assert errors[0]["failure_type"] == "config_error"
     assert expected in errors[0]["message"]
+    _assert_no_bare_traceback(run)
+    assert POLYAI_KEY not in run.output
 
 
 def test_given_malformed_state_file_when_read_then_config_error_not_a_silent_resync(tmp_path: Path) -> None:
