@@ -127,10 +127,12 @@ def _text(value: Optional[str], width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def _run_cli(command: str, config: Dict[str, Any], config_path: Optional[Path]) -> Any:
+def _run_cli(command: str, config: Optional[Dict[str, Any]], config_path: Optional[Path]) -> Any:
     from integration_tests.harness import run_connector
 
     workdir = warehouse.DEMO_DIR / "cli"
+    if config is None:  # spec
+        return run_connector(command, workdir)
     if config_path is not None:  # the user's file as it is: its secrets are not copied anywhere
         return run_connector(command, workdir, extra_args=["--config", str(config_path)])
     return run_connector(command, workdir, config=config)
@@ -155,7 +157,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     fake = args.config is None
     report = Report(steps=7 if fake else 5)
-    warehouse.configure_pyairbyte()
+    pyairbyte_settings = warehouse.configure_pyairbyte()
     # On a terminal PyAirbyte draws a live progress panel; elsewhere (a log, CI) it prints one line per
     # finished sync, so the demo prints "still loading" lines instead.
     live_progress = "NO_LIVE_PROGRESS" not in os.environ and "CI" not in os.environ
@@ -188,8 +190,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             truth = {}
             db_path = args.db or warehouse.DEMO_DIR / f"{config_path.stem}.duckdb"
 
-        # 2. check and discover, with the installed console script.
-        report.step("check and discover, with the installed console script")
+        # 2. spec, check and discover, with the installed console script.
+        report.step("spec, check and discover, with the installed console script")
+        started = time.monotonic()
+        specs = _run_cli("spec", None, None).of_type("SPEC")
+        if not specs:
+            report.check(False, "spec printed no SPEC message")
+            return EXIT_CONNECTOR_FAILED
+        properties = specs[0]["spec"]["connectionSpecification"]["properties"]
+        report.check(True, f"spec: settings {', '.join(properties)} ({_seconds(time.monotonic() - started)})")
         started = time.monotonic()
         check = _run_cli("check", config, config_path)
         status = check.of_type("CONNECTION_STATUS")
@@ -303,6 +312,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if server is not None:
             server.stop()
             print("Fake API stopped.", flush=True)
+        warehouse.remove_temporary_files(pyairbyte_settings)
 
     elapsed = _seconds(time.monotonic() - report.started)
     if report.failures:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -114,6 +115,27 @@ def configure_pyairbyte(root: Path = PYAIRBYTE_DIR, *, live_progress: Optional[b
     # Google's client libraries (BigQuery support, imported by PyAirbyte) warn about Python versions.
     warnings.filterwarnings("ignore", message=r".*Google will stop supporting", category=FutureWarning)
     return settings
+
+
+def remove_temporary_files(settings: Mapping[str, str]) -> int:
+    """Empties the temporary folders `configure_pyairbyte` made under ``.local/``; returns how many entries.
+
+    A connector run that ends normally removes the copy of the config (credentials included) it wrote
+    there; one that was killed (Ctrl-C during a sync) leaves it behind. Folders outside ``.local/``, set
+    by the user, are never touched.
+    """
+    removed = 0
+    for variable in ("TMPDIR", "AIRBYTE_TEMP_DIR"):
+        folder = Path(settings[variable]).resolve()
+        if LOCAL_DIR.resolve() not in folder.parents or not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 # --------------------------------------------------------------------------------------------------

@@ -259,3 +259,22 @@ def test_pyairbyte_logs_of_both_syncs_hold_no_secret(run: Run) -> None:
     for path in logs:
         leaks.record_output(f"PyAirbyte log {path.name}", path.read_text(encoding="utf-8", errors="replace"))
     assert leaks.scan(leaks.take_outputs()) == [], "a credential the fake handed out is in PyAirbyte's logs"
+
+
+def test_leftover_connector_configs_are_removed_only_from_the_demos_own_temp_folders(tmp_path: Path) -> None:
+    inside = warehouse.LOCAL_DIR / "test-temp" / f"run-{os.getpid()}"
+    leftover = inside / "tmpab12cd" / "config.json"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text('{"api_key": "…"}')
+    outside = tmp_path / "user-tmp"
+    (outside / "keep.txt").parent.mkdir(parents=True)
+    (outside / "keep.txt").write_text("the user's")
+    try:
+        removed = warehouse.remove_temporary_files({"TMPDIR": str(inside), "AIRBYTE_TEMP_DIR": str(outside)})
+        assert removed == 1
+        assert not leftover.exists() and inside.is_dir()
+        assert (outside / "keep.txt").read_text() == "the user's"
+    finally:
+        import shutil
+
+        shutil.rmtree(inside.parent, ignore_errors=True)

@@ -193,3 +193,20 @@ def test_given_saved_state_in_the_future_when_read_then_state_is_not_moved_back(
         output = run_read(config(vectara=vectara_settings()), STREAM, stream_state={"epochSecs": future})
     assert output.records == []
     assert output.most_recent_state.stream_state.__dict__ == {"epochSecs": future}
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_oauth_without_token_url_when_read_then_token_comes_from_the_customers_cognito_endpoint() -> None:
+    settings = vectara_settings(auth="oauth2")
+    del settings["credentials"]["token_url"]
+    cognito = HttpRequest(
+        "https://vectara-prod-1234567.auth.us-west-2.amazoncognito.com/oauth2/token",
+        body=f"grant_type=client_credentials&client_id=unit-client&client_secret={CLIENT_SECRET}",
+    )
+    with HttpMocker() as mocker:
+        mocker.post(_list_request(), _page(0))
+        mocker.post(cognito, _token())
+        output = run_read(config(vectara=settings), STREAM)
+        mocker.assert_number_of_calls(cognito, 1)
+    assert len(output.records) == 1
+    assert_no_secret(output)
