@@ -154,13 +154,8 @@ class InProgressHold:
         return True
 
     def cap_state(self, message: AirbyteMessage) -> AirbyteMessage:
-        if message.type != Type.STATE or message.state is None or message.state.stream is None:
-            return message
-        stream_state = message.state.stream
-        if stream_state.stream_descriptor.name != self._stream_name or stream_state.stream_state is None:
-            return message
-        blob: MutableMapping[str, Any] = stream_state.stream_state.__dict__
-        value = _parse_instant(blob.get(_STARTED_AT))
+        blob = _stream_state_blob(message, self._stream_name)
+        value = _parse_instant(blob.get(_STARTED_AT)) if blob is not None else None
         if value is None:
             return message
         if self._earliest is not None and self._earliest < value:
@@ -183,25 +178,28 @@ class FreshStateCap:
     def __init__(self, stream_name: str, saved: List[AirbyteStateMessage]) -> None:
         self._stream_name = stream_name
         self._cap = int(time.time()) - 1
-        self._saved = max((_epoch(_state_of(message, stream_name).get("epochSecs")) or 0 for message in saved), default=0)
+        saved_values = (_epoch((_state_of(message, stream_name) or {}).get("epochSecs")) for message in saved)
+        self._saved = max((value or 0 for value in saved_values), default=0)
 
     def cap_state(self, message: AirbyteMessage) -> AirbyteMessage:
-        if message.type != Type.STATE or message.state is None or message.state.stream is None:
-            return message
-        stream_state = message.state.stream
-        if stream_state.stream_descriptor.name != self._stream_name or stream_state.stream_state is None:
-            return message
-        blob: MutableMapping[str, Any] = stream_state.stream_state.__dict__
-        value = _epoch(blob.get("epochSecs"))
+        blob = _stream_state_blob(message, self._stream_name)
+        value = _epoch(blob.get("epochSecs")) if blob is not None else None
         if value is not None and value > self._cap and value > self._saved:
             blob["epochSecs"] = str(max(self._cap, self._saved))
         return message
 
 
-def _state_of(message: AirbyteStateMessage, stream_name: str) -> Mapping[str, Any]:
+def _stream_state_blob(message: AirbyteMessage, stream_name: str) -> Optional[MutableMapping[str, Any]]:
+    """The mutable state dict of a STATE message of `stream_name`, or None for any other message."""
+    if message.type != Type.STATE or message.state is None:
+        return None
+    return _state_of(message.state, stream_name)
+
+
+def _state_of(message: AirbyteStateMessage, stream_name: str) -> Optional[MutableMapping[str, Any]]:
     stream = message.stream
     if stream is None or stream.stream_state is None or stream.stream_descriptor.name != stream_name:
-        return {}
+        return None
     return stream.stream_state.__dict__
 
 

@@ -263,10 +263,11 @@ def test_given_200_with_unparseable_body_when_read_then_retried_not_read_as_empt
             first,
             HttpResponse('{"conversations": [{"id": "trunc', 200, headers={"Retry-After": "0"}),
             HttpResponse(json.dumps({"unexpected": True}), 200, headers={"Retry-After": "0"}),
+            HttpResponse(json.dumps({"conversations": "oops", "conversation": "oops"}), 200, headers={"Retry-After": "0"}),
             _ok(case, records),
         )
         output = run_read(case.cfg, case.stream)
-        mocker.assert_number_of_calls(first, 3)
+        mocker.assert_number_of_calls(first, 4)
     assert _ids(output) == [records[0]["id"]]
 
 

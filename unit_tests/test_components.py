@@ -17,9 +17,8 @@ from fake_api.data import polyai_page, vectara_page
 from source_conversations import SourceConversations
 from source_conversations.components import SharedParseErrorHandler, page_problem
 from unit_tests.conftest import FROZEN_NOW, config, polyai_settings, run_read, vectara_settings
-from unit_tests.test_behaviour_matrix import POLYAI, VECTARA, WINDOW_START, _ids
+from unit_tests.test_behaviour_matrix import VECTARA
 
-DAY = 86400
 STREAMS = {
     "polyai_conversations": config(polyai=polyai_settings()),
     "vectara_conversations": config(vectara=vectara_settings()),
@@ -115,22 +114,6 @@ def test_given_vectara_answers_ok_without_conversation_key_when_read_then_empty_
         output = run_read(VECTARA.cfg, VECTARA.stream)
     assert output.records == []
     assert output.errors == []
-
-
-@freeze_time(FROZEN_NOW)
-def test_given_records_key_not_a_list_when_read_then_retried_and_next_answer_read() -> None:
-    records = [POLYAI.record(0, WINDOW_START + DAY)]
-    first = POLYAI.request(None, None)
-    with HttpMocker() as mocker:
-        POLYAI.respond(
-            mocker,
-            first,
-            HttpResponse(json.dumps({"conversations": "oops"}), 200, headers={"Retry-After": "0"}),
-            HttpResponse(POLYAI.page(records, None), 200),
-        )
-        output = run_read(POLYAI.cfg, POLYAI.stream)
-        mocker.assert_number_of_calls(first, 2)
-    assert _ids(output) == [records[0]["id"]]
 
 
 @pytest.mark.parametrize(
