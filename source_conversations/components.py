@@ -6,6 +6,7 @@ or says it in a way that loses data or costs measurable time. The docstring of e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -45,6 +46,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 _PARSED_PAGE_ATTRIBUTE = "_source_conversations_page"
+_RETRIED = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
 
 
 def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> Any:
@@ -144,7 +146,11 @@ class SharedParseErrorHandler(DefaultErrorHandler):
        stream's records key is retried and never read as an empty page. The manifest cannot say this:
        a filter's predicate does not see the status code, so a "records key missing" filter also
        caught 5xx and 409 bodies with a misleading message, and it cannot check the list's type.
-    3. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success
+    3. **Retried means transient.** Whatever is retried (a 5xx, a 429, a vendor error or a busy status in
+       a 200, a status no filter names) ends, once the retries run out, as a `transient_error`: the
+       user's next sync may well succeed. The CDK types a retried 200 `system_error` and reads a filter's
+       `failure_type` only for FAIL, so the manifest cannot say this.
+    4. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success
        without evaluating the filters: the manifest's filters match on error status codes, on
        vendor error bodies and on non-OK `status` objects, none of which such a page has
        (`unit_tests/test_components.py` runs every filter of both streams on one to keep that so).
@@ -186,6 +192,8 @@ class SharedParseErrorHandler(DefaultErrorHandler):
                     f"conversations ({problem}). It was retried and never read as an empty page."
                 ),
             )
+        if resolution.response_action in _RETRIED and resolution.failure_type != FailureType.transient_error:
+            return dataclasses.replace(resolution, failure_type=FailureType.transient_error)
         return resolution
 
 
