@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, List
+from typing import Any, Callable, ContextManager, Iterable, List
 
 import orjson
 
@@ -145,15 +145,21 @@ def tune_garbage_collector(young_threshold: int = 5000) -> None:
     gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
 
 
-def _stdout_writer() -> Callable[[bytes], None]:
-    """Writes bytes to stdout's file descriptor, all of them, unbuffered (whatever PYTHONUNBUFFERED says)."""
+def _stdout_writer(lock: ContextManager[Any] = PRINT_BUFFER.lock) -> Callable[[bytes], None]:
+    """Writes bytes to stdout's file descriptor, all of them, unbuffered (whatever PYTHONUNBUFFERED says).
+
+    Each write holds `lock`, the lock the CDK's PRINT_BUFFER holds while it writes log lines, which
+    worker threads can flush at any moment. A write to a pipe longer than PIPE_BUF (4 KiB) is not atomic,
+    so without it a log line could land inside a batch of records and break both lines.
+    """
     sys.__stdout__.flush()
     descriptor = sys.__stdout__.fileno()
 
     def write(data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        with lock:
+            while view:
+                view = view[os.write(descriptor, view) :]
 
     return write
 

@@ -53,6 +53,33 @@ def test_given_descriptor_that_takes_few_bytes_when_writing_then_every_byte_is_w
     assert written.decode() == "ünïcode line\n"
 
 
+def test_given_log_lines_flushed_by_other_threads_when_writing_then_each_write_holds_the_print_buffer_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PRINT_BUFFER writes log lines under its lock; holding the same lock keeps a log line out of a batch.
+    held: List[bool] = []
+
+    class Lock:
+        depth = 0
+
+        def __enter__(self) -> None:
+            Lock.depth += 1
+
+        def __exit__(self, *exc: object) -> None:
+            Lock.depth -= 1
+
+    def recording_write(descriptor: int, data: memoryview) -> int:
+        held.append(Lock.depth == 1)
+        return len(data)
+
+    monkeypatch.setattr(run_module.os, "write", recording_write)
+    write = run_module._stdout_writer(lock=Lock())
+    write(b"a\n" * 5000)
+    write(b"b\n")
+    assert held == [True, True]
+    assert run_module._stdout_writer.__defaults__[0] is run_module.PRINT_BUFFER.lock
+
+
 def test_given_tuning_when_applied_then_start_up_heap_is_frozen_and_young_threshold_raised() -> None:
     before = gc.get_threshold()
     try:
