@@ -47,6 +47,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 _PARSED_PAGE_ATTRIBUTE = "_source_conversations_page"
 _RETRIED = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+TOKEN_RENEWED_ATTRIBUTE = "_source_conversations_token_renewed"
+"""Set on a 401 response by `ClientCredentialsAuthenticator` when it dropped the refused token."""
 
 
 def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> Any:
@@ -150,7 +152,9 @@ class SharedParseErrorHandler(DefaultErrorHandler):
        a 200, a status no filter names) ends, once the retries run out, as a `transient_error`: the
        user's next sync may well succeed. The CDK types a retried 200 `system_error` and reads a filter's
        `failure_type` only for FAIL, so the manifest cannot say this.
-    4. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success
+    4. **A refused OAuth token** that `ClientCredentialsAuthenticator` has just dropped is retried
+       once, with a fresh token, instead of failing as a credentials error.
+    5. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success
        without evaluating the filters: the manifest's filters match on error status codes, on
        vendor error bodies and on non-OK `status` objects, none of which such a page has
        (`unit_tests/test_components.py` runs every filter of both streams on one to keep that so).
@@ -175,6 +179,12 @@ class SharedParseErrorHandler(DefaultErrorHandler):
             return super().interpret_response(response_or_exception)
         response = response_or_exception
         install_shared_json(response)
+        if getattr(response, TOKEN_RENEWED_ATTRIBUTE, False):
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=f"{self.api_name} refused the access token (HTTP 401); retried once with a fresh token.",
+            )
         problem = None
         if response.ok:
             page = parsed_page(response)
@@ -539,6 +549,13 @@ class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
     Here: connect/read timeouts, retries with backoff for 429/5xx and network errors (urllib3's
     `Retry`), the token renewed `refresh_before_seconds` before it expires, and a rejected client
     is a `config_error` that says so. The token is registered as a secret, so logs mask it.
+
+    A token the API refuses early (revoked, or a clock that disagrees) is dropped: the CDK shows
+    this authenticator every response (`update_from_response`, its `ResponseAwareAuthenticator`
+    hook) and signs each retry again, so the 401 is retried once with a fresh token
+    (`SharedParseErrorHandler` sees the mark). A fresh token refused too is a `config_error`: the
+    client's credentials do not reach the API. A success with the current token allows the next
+    renewal.
     """
 
     config: Config
@@ -556,6 +573,7 @@ class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
             setattr(self, name, interpolate(getattr(self, name), self.config, parameters))
         self._access_token: Optional[str] = None
         self._renew_at = 0.0
+        self._renewed_after_refusal = False
         self._lock = threading.Lock()
         self._session = requests.Session()
         retry = Retry(
@@ -579,6 +597,19 @@ class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
             if self._access_token is None or time.monotonic() >= self._renew_at:
                 self._fetch_token()
         return f"Bearer {self._access_token}"
+
+    def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
+        sent = request.headers.get("Authorization", "")
+        with self._lock:
+            current = f"Bearer {self._access_token}" if self._access_token else None
+            if sent != current:
+                return
+            if response.ok:
+                self._renewed_after_refusal = False
+            elif response.status_code == 401 and not self._renewed_after_refusal:
+                self._access_token = None  # the retry is signed again, with a fresh token
+                self._renewed_after_refusal = True
+                setattr(response, TOKEN_RENEWED_ATTRIBUTE, True)
 
     def _fetch_token(self) -> None:
         try:

@@ -14,6 +14,7 @@ from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
 from fake_api.data import vectara_page, vectara_turn
 from source_conversations.components import ClientCredentialsAuthenticator
+from test_support import leaks
 from unit_tests.conftest import (
     ACCESS_TOKEN,
     CLIENT_SECRET,
@@ -210,3 +211,37 @@ def test_given_oauth_without_token_url_when_read_then_token_comes_from_the_custo
         mocker.assert_number_of_calls(cognito, 1)
     assert len(output.records) == 1
     assert_no_secret(output)
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_api_refuses_a_cached_token_mid_sync_when_read_then_one_fresh_token_and_the_sync_completes() -> None:
+    fresh = "unit-access-token-renewed-3f9c1a7e5b2d"
+    leaks.register_secret(fresh)
+    with HttpMocker() as mocker:
+        mocker.post(_list_request(), _page(0, "a+b/c="))
+        mocker.post(_list_request("a+b/c="), HttpResponse(json.dumps({"code": 16, "message": "token revoked"}), 401))
+        mocker.post(_list_request("a+b/c=", token=fresh), _page(1))
+        mocker.post(TOKEN_REQUEST, [_token(), _token(fresh)])
+        output = run_read(OAUTH, STREAM)
+        mocker.assert_number_of_calls(TOKEN_REQUEST, 2)
+    assert len(output.records) == 2
+    assert output.errors == []
+    assert_no_secret(output)
+    assert fresh not in "\n".join(str(message) for message in output.get_message_iterator())
+
+
+@freeze_time(FROZEN_NOW)
+def test_given_api_refuses_the_fresh_token_too_when_read_then_config_error_after_one_renewal() -> None:
+    fresh = "unit-access-token-refused-too-8d2e6b4a1c"
+    leaks.register_secret(fresh)
+    refused = HttpResponse(json.dumps({"code": 16, "message": "no access"}), 401)
+    with HttpMocker() as mocker:
+        mocker.post(_list_request(), refused)
+        mocker.post(_list_request(token=fresh), refused)
+        mocker.post(TOKEN_REQUEST, [_token(), _token(fresh)])
+        output = run_read(OAUTH, STREAM, expect_failure=True)
+        mocker.assert_number_of_calls(TOKEN_REQUEST, 2)
+    errors = [m.trace.error for m in output.errors]
+    assert len(errors) == 1
+    assert errors[0].failure_type == FailureType.config_error
+    assert "vectara.credentials" in errors[0].message
