@@ -1,20 +1,33 @@
-"""Custom components the manifest refers to by `class_name`.
+"""The custom components `manifest.yaml` names by `class_name`. With the manifest, this file is the whole
+connector: it runs unchanged in the package's console script, in the CDK's `source-declarative-manifest`
+(injected as `__injected_components_py`) and in the Connector Builder.
 
-Each one exists because the declarative framework of airbyte-cdk 7.39 either cannot say what we need,
-or says it in a way that loses data or costs measurable time. The docstring of each class says which.
+Rules for this file, because the CDK's manifest runner executes its text before registering it as a module
+(airbyte-cdk 7.39, `register_components_module_from_string`):
+- it imports only airbyte-cdk and the packages airbyte-cdk depends on, never a module of this project;
+- no `from __future__ import annotations`: `@dataclass` looks its module up in `sys.modules`, which is
+  not there yet, and the factory reads each class's type hints with `typing.get_type_hints`.
+
+Each class says why the manifest cannot do its job with stock components. Sections:
+1. Settings: defaults, derived values and named-field errors, in every runner.
+2. Pages: one parse per response, what a page is, paging that cannot loop, retries.
+3. Time and state: one time parser, the client-side window, saved-state checks.
+4. PolyAI: projects, and the hold on conversations still in progress.
+5. Vectara: agents, epoch seconds.
+6. Authentication.
 """
-
-from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import re
 import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -28,13 +41,19 @@ from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
+from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import (
     DefaultErrorHandler,
 )
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
 )
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
+    ConfigTransformation,
+)
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
+from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.backoff_strategy import BackoffStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     SUCCESS_RESOLUTION,
@@ -45,27 +64,239 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+LOGGER = logging.getLogger("airbyte")
+
+
+def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> Any:
+    """Evaluates a `{{ ... }}` string given to a custom component: the factory passes them raw."""
+    if not isinstance(value, str):
+        return value
+    return InterpolatedString.create(value, parameters=parameters).eval(config)
+
+
+class ConfigError(AirbyteTracedException):
+    """A setting or a saved state the user must fix: a FAILED `check`, or one `config_error` trace."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+# =====================================================================================================
+# 1. Settings
+# =====================================================================================================
+
+PROBLEMS_KEY = "__config_problems"
+"""Where `SettingsNormalizer` leaves the list of what is wrong with a config (empty when nothing is), for
+`ReportConfigProblems` to raise."""
+
+POLYAI_HOST = "https://api.{region}.platform.polyai.app"
+VECTARA_TOKEN_URLS = {
+    "v1": "https://vectara-prod-{customer_id}.auth.us-west-2.amazoncognito.com/oauth2/token",
+    "v2": "https://auth.vectara.io/oauth2/token",
+}
+_START_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+@dataclass
+class SettingsNormalizer(ConfigTransformation):
+    """Brings a config to one shape before any stream reads it, in every runner, and lists what is wrong.
+
+    1. Applies the spec's defaults to every setting that is missing. The manifest passes the spec's
+       `properties` by `$ref` (in `$parameters`), so each default is written once, in the spec. (Airbyte's UI fills defaults
+       in; configs written by hand, PyAirbyte's and the Builder's test configs need not.)
+    2. Derives values several components share: `polyai.base_url` from the region when it is not
+       overridden, base URLs without a trailing slash, and the OAuth token URL of the API version.
+    3. Checks what a JSON schema cannot say, each message naming the field and the fix: rules across
+       fields (settings of one API version used with the other, both variant fields), and at least one
+       provider. The problems are left under `__config_problems`; `ReportConfigProblems` raises them when
+       the streams are built, so `check` reports a FAILED status, and `discover` and `read` one `config_error`.
+
+    Why not stock components: `ConfigAddFields` adds a fixed list of values and knows no spec, and a
+    validator sees one path of the config, never the whole of it. A transformation that raised would
+    crash the manifest runner at start-up ("Error starting the sync ... Please contact Support") instead
+    of failing `check`.
+    """
+
+    parameters: Mapping[str, Any]  # {"properties": the spec's properties}: the CDK's model of this
+    # component keeps no other field.
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        config.pop(PROBLEMS_KEY, None)
+        explicit = json.loads(json.dumps(config, default=str))  # what the user set, before defaults
+        _apply_defaults(config, self.parameters["properties"])
+        problems = settings_problems(config, explicit)
+        _derive(config)
+        config[PROBLEMS_KEY] = problems  # always there: the validator logs "Key not found" otherwise
+
+
+def _apply_defaults(config: MutableMapping[str, Any], properties: Mapping[str, Any]) -> None:
+    for name, schema in properties.items():
+        if not isinstance(schema, Mapping):
+            continue
+        if name not in config or config[name] is None:
+            if "default" in schema:
+                config[name] = json.loads(json.dumps(schema["default"]))
+            continue
+        nested = schema.get("properties")
+        if isinstance(nested, Mapping) and isinstance(config[name], MutableMapping):
+            _apply_defaults(config[name], nested)
+
+
+def _derive(config: MutableMapping[str, Any]) -> None:
+    polyai = config.get("polyai")
+    if isinstance(polyai, MutableMapping):
+        host = polyai.get("base_url") or POLYAI_HOST.format(region=polyai.get("region"))
+        polyai["base_url"] = str(host).rstrip("/")
+    vectara = config.get("vectara")
+    if isinstance(vectara, MutableMapping):
+        vectara["base_url"] = str(vectara.get("base_url") or "").rstrip("/")
+        credentials = vectara.get("credentials")
+        if isinstance(credentials, MutableMapping) and credentials.get("auth_type") == "oauth2_client_credentials":
+            template = VECTARA_TOKEN_URLS.get(vectara.get("api_version"), VECTARA_TOKEN_URLS["v2"])
+            credentials["token_url"] = credentials.get("token_url") or template.format(
+                customer_id=vectara.get("customer_id")
+            )
+
+
+def settings_problems(config: Mapping[str, Any], explicit: Mapping[str, Any]) -> List[str]:
+    """Every problem of a config (defaults applied), each naming the field and the fix.
+
+    `explicit` is the config as the user wrote it, to tell a setting they chose from a default.
+    """
+    problems: List[str] = []
+    start_date = config.get("start_date")
+    if not isinstance(start_date, str) or not _START_DATE.fullmatch(start_date):
+        problems.append("`start_date` must be a UTC date-time to the second, like 2025-01-01T00:00:00Z.")
+    _integer(problems, config, "num_workers", 1, 20)
+    polyai, vectara = config.get("polyai"), config.get("vectara")
+    if not polyai and not vectara:
+        problems.append("No provider is configured. Fill in the `polyai` settings, the `vectara` settings, or both.")
+    if polyai:
+        problems += _polyai_problems(polyai, explicit.get("polyai") or {})
+    if vectara:
+        problems += _vectara_problems(vectara, explicit.get("vectara") or {})
+    return problems
+
+
+def _polyai_problems(polyai: Any, explicit: Mapping[str, Any]) -> List[str]:
+    if not isinstance(polyai, Mapping):
+        return ["`polyai` must be an object of PolyAI settings."]
+    problems: List[str] = []
+    version = polyai.get("api_version")
+    _one_of(problems, polyai, "polyai.api_version", ("v3", "v1"))
+    for name in ("api_key", "account_id"):
+        if not isinstance(polyai.get(name), str) or not polyai[name].strip():
+            problems.append(f"`polyai.{name}` is required: copy it from PolyAI Agent Studio.")
+    projects = polyai.get("project_ids")
+    if not isinstance(projects, list) or not projects or not all(isinstance(p, str) and p.strip() for p in projects):
+        problems.append("`polyai.project_ids` needs at least one project ID or slug, like [\"PROJECT-a1b2c3d4\"].")
+    elif len(set(projects)) != len(projects):
+        problems.append("`polyai.project_ids` lists a project twice; list each project once.")
+    _one_of(problems, polyai, "polyai.region", ("us-1", "uk-1", "euw-1"))
+    _one_of(problems, polyai, "polyai.client_env", ("sandbox", "pre-release", "live"))
+    if polyai.get("variant_id") and polyai.get("variant_name"):
+        problems.append(
+            "`polyai.variant_id` and `polyai.variant_name` are both set; the API accepts one or the other. "
+            "Keep one of them and clear the other."
+        )
+    _integer(problems, polyai, "page_size", 2, 4999, "polyai.")
+    if version == "v3" and isinstance(polyai.get("page_size"), int) and polyai["page_size"] > 1000:
+        problems.append("`polyai.page_size` is over 1000, v3's maximum. Use 1000 or less.")
+    _integer(problems, polyai, "window_days", 1, 3650, "polyai.")
+    _integer(problems, polyai, "in_progress_max_hours", 1, 720, "polyai.")
+    if version == "v3" and polyai.get("include_context_state"):
+        problems.append("`polyai.include_context_state` is v1 only: v3 removed it. Set it to false, or use api_version v1.")
+    if version == "v1":
+        if explicit.get("channels"):
+            problems.append("`polyai.channels` is v3 only. Clear it, or use api_version v3.")
+        if polyai.get("include_latency"):
+            problems.append("`polyai.include_latency` is v3 only. Set it to false, or use api_version v3.")
+    channels = polyai.get("channels")
+    if channels is not None and (not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels)):
+        problems.append("`polyai.channels` must be a list of channel names, like [\"VOICE-SIP\", \"WEBCHAT\"].")
+    return problems
+
+
+def _vectara_problems(vectara: Any, explicit: Mapping[str, Any]) -> List[str]:
+    if not isinstance(vectara, Mapping):
+        return ["`vectara` must be an object of Vectara settings."]
+    problems: List[str] = []
+    version = vectara.get("api_version")
+    _one_of(problems, vectara, "vectara.api_version", ("v2", "v1"))
+    customer_id = vectara.get("customer_id")
+    if version == "v1" and not (isinstance(customer_id, str) and customer_id.isdigit()):
+        problems.append(
+            "`vectara.customer_id` is required with api_version v1: the digits of your Vectara customer ID, as a string."
+        )
+    elif customer_id is not None and not (isinstance(customer_id, str) and customer_id.isdigit()):
+        problems.append("`vectara.customer_id` must be the digits of your Vectara customer ID, as a string.")
+    credentials = vectara.get("credentials")
+    auth_type = credentials.get("auth_type") if isinstance(credentials, Mapping) else None
+    needed = {"api_key": ("api_key",), "oauth2_client_credentials": ("client_id", "client_secret")}.get(auth_type)
+    if needed is None:
+        problems.append(
+            "`vectara.credentials` needs auth_type api_key (with api_key) or oauth2_client_credentials "
+            "(with client_id and client_secret)."
+        )
+    else:
+        for name in needed:
+            if not isinstance(credentials.get(name), str) or not credentials[name].strip():
+                problems.append(f"`vectara.credentials.{name}` is required with auth_type {auth_type}.")
+    _integer(problems, vectara, "page_size", 1, 1000, "vectara.")
+    _integer(problems, vectara, "request_timeout", 1, 300, "vectara.")
+    _integer(problems, vectara, "turns_lookback_days", 0, 3650, "vectara.")
+    if version == "v1":
+        for name in ("agent_keys", "include_hidden_events"):
+            if explicit.get(name):
+                problems.append(f"`vectara.{name}` is v2 only (the Agents API). Clear it, or use api_version v2.")
+    keys = vectara.get("agent_keys")
+    if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)):
+        problems.append("`vectara.agent_keys` must be a list of agent keys, like [\"agt_support\"].")
+    return problems
+
+
+def _one_of(problems: List[str], section: Mapping[str, Any], name: str, allowed: Tuple[str, ...]) -> None:
+    if section.get(name.split(".")[-1]) not in allowed:
+        problems.append(f"`{name}` must be one of {', '.join(allowed)}.")
+
+
+def _integer(problems: List[str], section: Mapping[str, Any], name: str, low: int, high: int, prefix: str = "") -> None:
+    value = section.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.append(f"`{prefix}{name}` must be a whole number from {low} to {high}.")
+
+
+@dataclass
+class ReportConfigProblems(ValidationStrategy):
+    """Raises the problems `SettingsNormalizer` found, as one `config_error` naming each field.
+
+    Why custom: the CDK runs a manifest's `validations` whenever it builds streams (`check`, `discover`,
+    `read`), but its only stock strategy checks a value against a JSON schema, whose messages name no field.
+    """
+
+    def validate(self, value: Any) -> None:
+        problems = [value] if isinstance(value, str) else list(value or [])
+        if problems:
+            raise ConfigError("The configuration is not valid: " + " ".join(problems))
+
+
+# =====================================================================================================
+# 2. Pages
+# =====================================================================================================
+
 _PARSED_PAGE_ATTRIBUTE = "_source_conversations_page"
 _RETRIED = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
 TOKEN_RENEWED_ATTRIBUTE = "_source_conversations_token_renewed"
 """Set on a 401 response by `ClientCredentialsAuthenticator` when it dropped the refused token."""
 
 
-def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> Any:
-    """Evaluates a `{{ ... }}` string of a custom component: the factory passes them raw."""
-    if not isinstance(value, str):
-        return value
-    return InterpolatedString.create(value, parameters=parameters).eval(config)
-
-
 def parsed_page(response: requests.Response) -> Mapping[str, Any]:
     """The response body as a JSON object, parsed once per response and shared by every reader.
 
-    orjson parses it. JSON that orjson refuses but the standard library accepts (`NaN`, a lone
-    surrogate escape from a cut emoji) is parsed by the standard library and repaired: non-finite
-    numbers become `null`, lone surrogates U+FFFD. A body that is not JSON at all, or JSON that is
-    not an object, reads as `{}`: the error handler then sees no records key and retries, so a broken
-    page is never mistaken for an empty last page.
+    orjson parses it. JSON that orjson refuses but the standard library accepts (`NaN`, a lone surrogate
+    from a cut emoji) is parsed by the standard library and repaired: non-finite numbers become `null`,
+    lone surrogates U+FFFD. A body that is not JSON, or not a JSON object, reads as `{}`: the error
+    handler then finds no records and retries, so a broken page is never mistaken for an empty last page.
     """
     cached = getattr(response, _PARSED_PAGE_ATTRIBUTE, None)
     if cached is not None:
@@ -98,41 +329,56 @@ def _repair_strings(value: Any) -> Any:
     return value
 
 
-def install_shared_json(response: requests.Response) -> None:
-    """Make `response.json()` answer from the shared parse.
+_MISSING = object()
 
-    The CDK's response filters call `response.json()` (the standard library parser) once per filter
-    with a predicate. On a 1,000-record PolyAI page that is about 25 ms each; sharing one orjson parse
-    removes it.
-    """
-    page = parsed_page(response)
-    response.json = lambda **_: page  # type: ignore[method-assign]
+
+def value_at(body: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """The value at a dotted path (`metadata.page_key`) of a parsed body, or `default`."""
+    value: Any = body
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return default
+        value = value[key]
+    return value
 
 
 def vendor_status_ok(page: Mapping[str, Any]) -> bool:
-    """True when the body carries a vendor `status` object whose `code` is `OK` (Vectara's envelope)."""
+    """True when the body carries a vendor `status` object whose `code` is `OK` (Vectara v1's envelope)."""
     status = page.get("status")
     return isinstance(status, dict) and status.get("code") == "OK"
 
 
-def page_problem(page: Mapping[str, Any], records_key: str, token_field: str) -> Optional[str]:
-    """What keeps a parsed body from being a page of records, or None if it is one.
+def page_records(page: Mapping[str, Any], records_path: str, token_path: str) -> Tuple[List[Any], Optional[str]]:
+    """The records of a parsed page and, when it is not a page of records, what is wrong with it.
 
-    A page holds a list of JSON objects under `records_key`. The key may be missing from the last
-    page only, and only when the vendor's own `status` says `OK`: proto3 JSON (Vectara's REST
-    gateway) leaves out an empty list, so an account with no conversations answers `{"status": {"code":
-    "OK"}}`. A page without its list that still points to a next page is broken, not empty.
+    `records_path` is a top-level key (`conversations`) or a key, `*` and a nested key
+    (`Conversation.*.turn`: the turns of every conversation). A page holds a list of JSON objects there.
+    proto3 JSON (Vectara v1's REST gateway) leaves out empty lists, so a missing list is an empty one
+    when the vendor's own `status` says `OK` and no next page is announced; a page without its list that
+    still points to a next page is broken, not empty.
     """
-    records = page.get(records_key)
-    if records is None:
-        if records_key not in page and vendor_status_ok(page) and page.get(token_field) in (None, ""):
-            return None
-        return f"no '{records_key}' list, or not JSON"
+    outer_key, _, inner_key = records_path.partition(".*.")
+    records = page.get(outer_key, _MISSING)
+    if records is _MISSING or records is None:
+        announces_next = bool(token_path) and value_at(page, token_path) not in (None, "")
+        if records is _MISSING and vendor_status_ok(page) and not announces_next:
+            return [], None
+        return [], f"no '{outer_key}' list, or not JSON"
     if not isinstance(records, list):
-        return f"'{records_key}' is a {type(records).__name__}, not a list"
+        return [], f"'{outer_key}' is a {type(records).__name__}, not a list"
     if not all(type(record) is dict for record in records):
-        return f"'{records_key}' holds something that is not a JSON object"
-    return None
+        return [], f"'{outer_key}' holds something that is not a JSON object"
+    if not inner_key:
+        return records, None
+    flattened: List[Any] = []
+    for parent in records:
+        children = parent.get(inner_key)
+        if children is None:
+            continue  # proto3: no turns
+        if not isinstance(children, list) or not all(type(child) is dict for child in children):
+            return [], f"'{outer_key}[].{inner_key}' is not a list of JSON objects"
+        flattened.extend(children)
+    return flattened, None
 
 
 @dataclass
@@ -140,36 +386,31 @@ class SharedParseErrorHandler(DefaultErrorHandler):
     """`DefaultErrorHandler` that reads the same parse as the records, and decides what a page is.
 
     1. **One parse.** The CDK's `HttpResponseFilter` calls `response.json()`, the standard-library
-       parser, once per filter with a predicate. The shared orjson parse is installed first, so a
-       filter can never accept a body that the extractor then reads differently, and a page is
-       parsed once. Measured with `python -m benchmark`: a 100k-record PolyAI full refresh went from
-       10.7 s to 8.7 s of CPU when this replaced `DefaultErrorHandler`.
-    2. **What a page is** (`page_problem`): a 2xx whose body is not a list of objects under the
-       stream's records key is retried and never read as an empty page. The manifest cannot say this:
-       a filter's predicate does not see the status code, so a "records key missing" filter also
-       caught 5xx and 409 bodies with a misleading message, and it cannot check the list's type.
-    3. **Retried means transient.** Whatever is retried (a 5xx, a 429, a vendor error or a busy status in
-       a 200, a status no filter names) ends, once the retries run out, as a `transient_error`: the
-       user's next sync may well succeed. The CDK types a retried 200 `system_error` and reads a filter's
-       `failure_type` only for FAIL, so the manifest cannot say this.
-    4. **A refused OAuth token** that `ClientCredentialsAuthenticator` has just dropped is retried
-       once, with a fresh token, instead of failing as a credentials error.
-    5. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success
-       without evaluating the filters: the manifest's filters match on error status codes, on
-       vendor error bodies and on non-OK `status` objects, none of which such a page has
-       (`unit_tests/test_components.py` runs every filter of both streams on one to keep that so).
-       Each predicate is a Jinja evaluation: a 100-record Vectara page took 86 µs in the filters and
-       takes 7 µs here, about 0.08 s of CPU per 100k records (measured on 2 cores, parse excluded).
+       parser, once per filter with a predicate. The shared orjson parse is installed first, so a filter
+       never reads a body differently from the extractor, and a page is parsed once. Measured with
+       `python -m benchmark`: a 100k-record PolyAI full refresh went from 10.7 s to 8.7 s of CPU.
+    2. **What a page is** (`page_records`): a 2xx whose body is not a list of objects where the stream's
+       records are is retried and never read as an empty page. The manifest cannot say this: a filter's
+       predicate does not see the status code, and cannot check a list's type.
+    3. **Retried means transient.** Whatever is retried (a 5xx, a 429, a vendor error in a 200, a status
+       no filter names) ends, once the retries run out, as a `transient_error`. The CDK types a retried 200
+       `system_error` and reads a filter's `failure_type` only for FAIL.
+    4. **A refused OAuth token** that `ClientCredentialsAuthenticator` has just dropped is retried once,
+       with a fresh token, instead of failing as a credentials error.
+    5. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success without
+       evaluating the filters, which match only error statuses, vendor error bodies and non-OK `status`
+       objects. Each predicate is a Jinja evaluation: a 100-record Vectara page took 86 µs in the filters
+       and takes 7 µs here (measured on 2 cores, parse excluded).
     """
 
-    records_key: str = "records"
-    token_field: str = "next"
+    records_path: str = "records"
+    token_path: str = ""
     api_name: str = "The API"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        self.records_key = interpolate(self.records_key, self.config, parameters)
-        self.token_field = interpolate(self.token_field, self.config, parameters)
+        self.records_path = interpolate(self.records_path, self.config, parameters)
+        self.token_path = interpolate(self.token_path, self.config, parameters) or ""
         self.api_name = interpolate(self.api_name, self.config, parameters)
 
     def interpret_response(
@@ -178,7 +419,8 @@ class SharedParseErrorHandler(DefaultErrorHandler):
         if not isinstance(response_or_exception, requests.Response):
             return super().interpret_response(response_or_exception)
         response = response_or_exception
-        install_shared_json(response)
+        page = parsed_page(response)
+        response.json = lambda **_: page  # type: ignore[method-assign]
         if getattr(response, TOKEN_RENEWED_ATTRIBUTE, False):
             return ErrorResolution(
                 response_action=ResponseAction.RETRY,
@@ -187,8 +429,7 @@ class SharedParseErrorHandler(DefaultErrorHandler):
             )
         problem = None
         if response.ok:
-            page = parsed_page(response)
-            problem = page_problem(page, self.records_key, self.token_field)
+            _, problem = page_records(page, self.records_path, self.token_path)
             status = page.get("status")
             if problem is None and (status is None or vendor_status_ok(page)):
                 return SUCCESS_RESOLUTION
@@ -199,7 +440,7 @@ class SharedParseErrorHandler(DefaultErrorHandler):
                 failure_type=FailureType.transient_error,
                 error_message=(
                     f"{self.api_name} answered HTTP {response.status_code} with a body that is not a page of "
-                    f"conversations ({problem}). It was retried and never read as an empty page."
+                    f"records ({problem}). It was retried and never read as an empty page."
                 ),
             )
         if resolution.response_action in _RETRIED and resolution.failure_type != FailureType.transient_error:
@@ -210,11 +451,9 @@ class SharedParseErrorHandler(DefaultErrorHandler):
 class SharedParseDecoder(JsonDecoder):
     """Decodes each page once with orjson, and hands the same object to every reader.
 
-    Why not `JsonDecoder`: the stock decoder parses a page once for the records and again for the
-    paginator, and its error handler parses it again per predicate filter. On PolyAI pages that was
-    about 15% of a full refresh (CDK-NOTES.md). It also turns unparseable bodies into `{}`; we keep
-    that contract so the manifest's "records key missing" filter catches them. It subclasses
-    `JsonDecoder` only because the CDK accepts no other decoder for pagination.
+    Why not `JsonDecoder`: it parses a page once for the records and again for the paginator, and the error
+    handler's filters parse it again per predicate: about 15% of a PolyAI full refresh (CDK-NOTES.md). It
+    subclasses `JsonDecoder` because the CDK accepts no other decoder for pagination.
     """
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None, **_: Any) -> None:
@@ -228,71 +467,63 @@ class SharedParseDecoder(JsonDecoder):
 
 
 @dataclass
-class TopLevelRecordsExtractor(RecordExtractor):
-    """Takes the records list straight from one top-level key of the shared parse.
+class RecordsExtractor(RecordExtractor):
+    """Takes the records straight from the shared parse: a top-level list, or the lists nested in one.
 
-    Why not `DpathExtractor`: `dpath.get(body, [key])` walks every node of the page to find one
-    top-level key. On 1,000-record PolyAI pages that was 52% of the whole sync (CDK-NOTES.md).
+    Why not `DpathExtractor`: `dpath.get(body, [key])` walks every node of the page to find one top-level
+    key, 52% of a PolyAI sync on 1,000-record pages (CDK-NOTES.md), and it reads a missing list as an empty
+    page. A page that is not one fails here; the error handler has retried it already.
     """
 
-    field_name: str
+    records_path: str
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    token_field: str = "next"
+    token_path: str = ""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self.field_name = interpolate(self.field_name, self.config, parameters)
-        self.token_field = interpolate(self.token_field, self.config, parameters)
+        self.records_path = interpolate(self.records_path, self.config, parameters)
+        self.token_path = interpolate(self.token_path, self.config, parameters) or ""
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        page = parsed_page(response)
-        problem = page_problem(page, self.field_name, self.token_field)
+        records, problem = page_records(parsed_page(response), self.records_path, self.token_path)
         if problem is not None:
-            # The error handler retries such pages; one that got here must never read as the end.
             raise AirbyteTracedException(
                 message=f"The API answered a page with {problem}; the sync stopped rather than skip it.",
                 failure_type=FailureType.system_error,
             )
-        return page.get(self.field_name) or []
+        return records
 
 
 @dataclass
 class GuardedNextTokenPagination(PaginationStrategy):
-    """Follows a next-page token from a top-level key, and refuses to loop.
+    """Follows the next-page token the API sends, exactly as sent, and refuses to loop.
 
-    The token is read from `token_field` (`next_offset` for PolyAI, `pageKey` for Vectara) and
-    paging stops when it is absent, null or empty: no extra empty request after the last page.
+    `token_paths` lists where the token may be, in order: the first that is present in the body decides.
+    PolyAI v3 sends `cursor` (a string; `null` or `""` on the last page) and v1 `next_offset` (only while
+    another page exists), so `["cursor", "next_offset"]` pages by cursor and falls back to the offset when a
+    body has no `cursor` key. Vectara sends `pageKey` (v1) or `metadata.page_key` (v2), opaque base64 that
+    may hold `+`, `/` and `=`. Paging stops when the token is missing, null or empty: no extra request.
 
-    Why custom: the CDK has no loop guard. A server that hands back the same page key, a cycle
-    A -> B -> A, or an offset that does not advance would make a stock paginator read forever.
-    Here a token seen before in the same walk, or a numeric token that does not grow
-    (`numeric: true`), fails the sync with a clear message.
-
-    A page with no records that still points to a next page is followed (a page not ready yet,
-    even with the same offset), but at most `max_empty_pages` in a row.
-
-    Tokens are kept as the API sent them: a Vectara page key is opaque base64 that may hold
-    `+`, `/` and `=`, and goes back as the exact string.
+    Why custom: the CDK has no loop guard. A token seen before in the same walk, or an offset that does not
+    move forward, fails the sync with a clear message. A page with no records that still points to a next
+    page is followed, but at most `max_empty_pages` in a row.
     """
 
-    token_field: str
-    records_field: str
+    token_paths: List[str]
+    records_path: str
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    page_size: Optional[int] = None
-    numeric: bool = False
+    page_size: Optional[Any] = None
     api_name: str = "The API"
     max_empty_pages: int = 5
     _walks: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self.token_field = interpolate(self.token_field, self.config, parameters)
-        self.records_field = interpolate(self.records_field, self.config, parameters)
+        self.token_paths = [interpolate(path, self.config, parameters) for path in self.token_paths]
+        self.records_path = interpolate(self.records_path, self.config, parameters)
         self.api_name = interpolate(self.api_name, self.config, parameters)
         if self.page_size is not None:
             self.page_size = int(interpolate(self.page_size, self.config, parameters))
-        if isinstance(self.numeric, str):
-            self.numeric = self.numeric.lower() == "true"
 
     @property
     def initial_token(self) -> Optional[Any]:
@@ -302,6 +533,7 @@ class GuardedNextTokenPagination(PaginationStrategy):
     def _new_walk(self) -> threading.local:
         """Per-thread state of the current walk: a worker thread reads one partition at a time."""
         self._walks.seen = set()
+        self._walks.offset = None
         self._walks.empty_pages = 0
         return self._walks
 
@@ -311,39 +543,39 @@ class GuardedNextTokenPagination(PaginationStrategy):
         last_page_size: int,
         last_record: Optional[Any],
         last_page_token_value: Optional[Any] = None,
-        **_: Any,
     ) -> Optional[Any]:
+        walk = self._walks if hasattr(self._walks, "seen") else self._new_walk()
         page = parsed_page(response)
-        token = page.get(self.token_field)
+        path = next((path for path in self.token_paths if value_at(page, path, _MISSING) is not _MISSING), None)
+        token = value_at(page, path) if path else None
         if token is None or token == "":
             return None
-        # What the API sent, not `last_page_size`: that counts records left after client-side filters.
-        page_was_empty = not page.get(self.records_field)
-        walk = self._walks if last_page_token_value is not None and hasattr(self._walks, "seen") else self._new_walk()
-        walk.empty_pages = walk.empty_pages + 1 if page_was_empty else 0
+        records, _ = page_records(page, self.records_path, "")
+        walk.empty_pages = walk.empty_pages + 1 if not records else 0
         if walk.empty_pages > self.max_empty_pages:
-            raise self._loop_error(f"{walk.empty_pages} empty pages in a row still pointed to a next page")
-        if self.numeric:
-            self._check_offset(token, last_page_token_value, page_was_empty)
-        elif token == last_page_token_value or token in walk.seen:
-            raise self._loop_error(f"the page key {token!r} came back a second time")
-        else:
+            raise self._loop_error(f"{walk.empty_pages} pages in a row held no records but pointed to a next page")
+        if isinstance(token, str):
+            if token in walk.seen:
+                raise self._loop_error(f"the page token {token!r} came back a second time")
             walk.seen.add(token)
+            return token
+        self._check_offset(path, token, walk.offset, not records)
+        walk.offset = token
         return token
 
-    def _check_offset(self, token: Any, previous: Optional[Any], page_was_empty: bool) -> None:
+    def _check_offset(self, path: str, token: Any, previous: Optional[int], page_was_empty: bool) -> None:
         if not isinstance(token, int) or isinstance(token, bool) or token < 0:
-            raise self._loop_error(f"'{self.token_field}' is {token!r}, not a non-negative integer")
-        if previous is None or token > int(previous) or (token == int(previous) and page_was_empty):
+            raise self._loop_error(f"'{path}' is {token!r}, not a non-negative integer or a string")
+        if previous is None or token > previous or (token == previous and page_was_empty):
             return
-        raise self._loop_error(f"'{self.token_field}' went from {previous} to {token} instead of moving forward")
+        raise self._loop_error(f"'{path}' went from {previous} to {token} instead of moving forward")
 
     def _loop_error(self, what: str) -> AirbyteTracedException:
         return AirbyteTracedException(
             message=(
-                f"{self.api_name} paginated in a loop: {what}. The sync stopped rather than read the "
-                "same pages forever; no state was saved past the records already emitted. Retry later, "
-                "and report it to the vendor if it persists."
+                f"{self.api_name} paginated in a loop: {what}. The sync stopped rather than read the same pages "
+                "forever; no state was saved past the records already emitted. Retry later, and report it to "
+                "the vendor if it persists."
             ),
             failure_type=FailureType.system_error,
         )
@@ -356,12 +588,11 @@ class GuardedNextTokenPagination(PaginationStrategy):
 class RetryAfterBackoff(BackoffStrategy):
     """Waits as long as `Retry-After` says, in seconds or as an HTTP date; otherwise backs off.
 
-    Why custom: the CDK honours `Retry-After` only when it is a number, and falls back to its
-    exponential backoff for an HTTP date. It also sleeps for however long the header asks.
-    Here a wait longer than `max_wait_seconds` fails at once with a clear message instead of
-    sleeping for hours, and with no header the wait is `base_seconds * 2**(attempt - 1)`,
-    capped at `max_backoff_seconds`. A wait of zero becomes a millisecond: the CDK reads zero as
-    "no opinion" and falls back to its own exponential backoff.
+    Why custom: the CDK honours `Retry-After` only as a number and falls back to exponential backoff for
+    an HTTP date, and sleeps however long the header asks. Here a wait over `max_wait_seconds` fails at
+    once with a clear message instead of sleeping for hours; with no header the wait is
+    `base_seconds * 2**(attempt - 1)`, capped at `max_backoff_seconds`. A wait of zero becomes a
+    millisecond: the CDK reads zero as "no opinion" and would use its own backoff.
     """
 
     config: Config
@@ -387,9 +618,9 @@ class RetryAfterBackoff(BackoffStrategy):
                 if wait > self.max_wait_seconds:
                     raise AirbyteTracedException(
                         message=(
-                            f"{self.api_name} asked us to wait {wait:.0f} s before retrying (Retry-After), "
-                            f"more than the {self.max_wait_seconds:.0f} s this connector waits. "
-                            "The account's rate limit is exhausted: run the sync again later."
+                            f"{self.api_name} asked us to wait {wait:.0f} s before retrying (Retry-After), more than "
+                            f"the {self.max_wait_seconds:.0f} s this connector waits. The account's rate limit is "
+                            "exhausted: run the sync again later."
                         ),
                         failure_type=FailureType.transient_error,
                     )
@@ -417,76 +648,64 @@ def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) ->
     return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
 
 
-def epoch_seconds(value: Any) -> Optional[int]:
-    """Vectara's `epochSecs`: int64 seconds sent as a JSON string, or sometimes as a number."""
+# =====================================================================================================
+# 3. Time and state
+# =====================================================================================================
+
+
+def to_seconds(value: Any) -> Optional[float]:
+    """The one time parser: Unix seconds (a number, or digits in a string, as Vectara's `epochSecs`) or an
+    ISO 8601 date-time (`Z`, `+00:00`, a fraction; no offset means UTC), as Unix seconds. Anything else,
+    booleans and non-finite numbers included, is None."""
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return float(int(text))
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
+            number = float(text)
+        except ValueError:
             return None
+        return number if math.isfinite(number) else None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def iso_utc(seconds: float) -> str:
+    """Unix seconds as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the form of every date-time state of this connector."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
-class CreatedAtFromEpoch(RecordTransformation):
-    """Adds `created_at`, an ISO 8601 UTC date-time derived from `epochSecs`, and writes a numeric
-    `epochSecs` as the string the API documents (int64 in proto3 JSON), so the column has one type.
+class ClientSideWindowFilter(RecordFilter):
+    """Keeps the records of a list the API cannot filter by time: those made after the saved state (from
+    the start date on a first sync), up to the end of the window, one second before the sync began.
 
-    Why not `AddFields`: that evaluates a Jinja template per record, which costs more than the rest
-    of the Vectara record path put together. A record whose `epochSecs` is missing or unreadable
-    keeps it as it came, with `created_at: null`.
-    """
-
-    parameters: InitVar[Mapping[str, Any]]
-    source_field: str = "epochSecs"
-    target_field: str = "created_at"
-
-    def transform(
-        self,
-        record: MutableMapping[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-    ) -> None:
-        value = record.get(self.source_field)
-        seconds = epoch_seconds(value)
-        if seconds is None:
-            record[self.target_field] = None
-            return
-        if not isinstance(value, str):
-            record[self.source_field] = str(seconds)
-        record[self.target_field] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-@dataclass
-class EpochWindowFilter(RecordFilter):
-    """Client-side incremental filter on integer epoch seconds.
-
-    Keeps a record when `start < epochSecs <= end` for the slice: strictly after the saved state
-    (or from the start date on a first sync), and not after the second the sync began, so every
-    conversation made before the sync is delivered by it. The saved state is held one second
-    earlier than that (`source.FreshStateCap`): a record made later in that same second is read again
-    by the next sync, never skipped.
-
-    Why not `is_client_side_incremental`: the stock filter keeps the boundary record (the start is
-    inclusive), so every sync re-sends the newest record, and it parses a datetime per record.
-    Vectara's list API has no time filter, so every sync walks every record: this comparison of two
-    integers is the whole per-record cost. Records with no `epochSecs` are kept (at-least-once):
-    they cannot be placed, and dropping them would lose them.
+    Why not `is_client_side_incremental`: the stock filter compares each record with an end evaluated
+    again per record, a Jinja evaluation that moves while the sync runs: a record made during the walk
+    could then be emitted, move the state, and hide one made in the same second that the walk had already
+    passed. Here the window is the slice the cursor made when the sync began. The start is exclusive
+    (the stock filter re-sends the boundary record on every sync), but for the configured start date.
+    Records with no readable cursor are kept (at-least-once): they cannot be placed, and dropping them would
+    lose them. One comparison of two numbers per record, whatever the cursor's format.
     """
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    cursor_field: str = "epochSecs"
+    cursor_field: str = "created_at"
     condition: str = ""
-    default_start_date: str = "2017-01-01T00:00:00Z"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        start_date = (self.config or {}).get("start_date") or self.default_start_date
-        self._start_date = int(datetime.fromisoformat(start_date.replace("Z", "+00:00")).timestamp())
+        self.cursor_field = interpolate(self.cursor_field, self.config, parameters)
+        self._start_date = to_seconds((self.config or {}).get("start_date"))
 
     def filter_records(
         self,
@@ -496,28 +715,331 @@ class EpochWindowFilter(RecordFilter):
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
         window = stream_slice or {}
-        start = epoch_seconds(window.get("start_time"))
-        end = epoch_seconds(window.get("end_time"))
+        start, end = to_seconds(window.get("start_time")), to_seconds(window.get("end_time"))
         if start is None or end is None:
             yield from records
             return
         if start == self._start_date:
-            start -= 1  # the configured start date itself is included; a saved state is not
+            start -= 1e-6  # the configured start date itself is included; a saved state is not
+        cursor_field = self.cursor_field
         for record in records:
-            seconds = epoch_seconds(record.get(self.cursor_field))
-            if seconds is None or start < seconds <= end:
+            moment = to_seconds(record.get(cursor_field))
+            if moment is None or start < moment <= end:
                 yield record
+
+
+@dataclass
+class CreatedAtFromEpoch(RecordTransformation):
+    """Adds `created_at`, `epochSecs` as an ISO 8601 UTC date-time, and writes a numeric `epochSecs` as
+    the string the API documents (int64 in proto3 JSON), so the column has one type.
+
+    Why not `AddFields`: it evaluates a Jinja template per record, which costs more than the rest of the
+    Vectara record path together. A record whose `epochSecs` is unreadable keeps it, with `created_at: null`.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def transform(
+        self,
+        record: MutableMapping[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        value = record.get("epochSecs")
+        seconds = to_seconds(value)
+        if seconds is None or isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            record["created_at"] = None
+            return
+        if not isinstance(value, str):
+            record["epochSecs"] = str(int(seconds))
+        record["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+
+
+@dataclass
+class StateCheck(StateMigration):
+    """Fails on a saved state the connector cannot read, and keeps per-partition state per partition.
+
+    1. A state the CDK cannot parse ends in "Something went wrong", and one without its cursor is silently
+       taken as none, so the whole history is read again. Both are a `config_error` here that names the
+       stream, the form it needs and the fix.
+    2. `state_form: per_partition` (PolyAI per project, Vectara sessions per agent): the CDK also keeps a
+       global cursor, the newest value of every partition, and starts a partition it has no state for from
+       it, less the last sync's duration. A project added to `polyai.project_ids` would then skip its
+       history. The global cursor and its lookback are dropped from the saved state, so a new partition
+       starts at the start date and the others from their own state.
+
+    Why custom: `state_migrations` is the only hook that sees a stream's saved state before its cursor is
+    built, in every runner, and the stock `LegacyToPerPartitionStateMigration` does neither of these.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor_field: str = ""
+    state_form: str = "single"
+    declarative_stream: Optional[Any] = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self.cursor_field = interpolate(self.cursor_field, self.config, parameters)
+        self.state_form = interpolate(self.state_form, self.config, parameters)
+        self._stream = getattr(self.declarative_stream, "name", None) or "the stream"
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        if not stream_state:
+            return False
+        self._check(stream_state)
+        return self.state_form == "per_partition" and any(key in stream_state for key in ("state", "lookback_window"))
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {key: value for key, value in stream_state.items() if key not in ("state", "lookback_window")}
+
+    def _check(self, state: Mapping[str, Any]) -> None:
+        if self.state_form == "per_partition":
+            states = state.get("states")
+            if not isinstance(states, list) or not all(
+                isinstance(entry, Mapping)
+                and isinstance(entry.get("partition"), Mapping)
+                and self._cursor_ok(entry.get("cursor"))
+                for entry in states
+            ):
+                self._fail(state, f'{{"states": [{{"partition": {{...}}, "cursor": {{"{self.cursor_field}": ...}}}}]}}')
+        elif self.state_form == "global":
+            inner = state.get("state", state)
+            if not self._cursor_ok(inner) and not (state.get("use_global_cursor") and "state" not in state):
+                self._fail(state, f'{{"state": {{"{self.cursor_field}": ...}}}} or {{"{self.cursor_field}": ...}}')
+        elif "slices" not in state and not self._cursor_ok(state):
+            self._fail(state, f'{{"{self.cursor_field}": ...}}')
+
+    def _cursor_ok(self, cursor: Any) -> bool:
+        return isinstance(cursor, Mapping) and to_seconds(cursor.get(self.cursor_field)) is not None
+
+    def _fail(self, state: Mapping[str, Any], form: str) -> None:
+        example = "Unix seconds like \"1767225600\"" if self.cursor_field == "epochSecs" else "an ISO 8601 date-time like 2026-01-01T00:00:00Z"
+        raise ConfigError(
+            f"The saved state of {self._stream} is {json.dumps(state, default=str)[:300]}: it needs the form {form}, "
+            f"with '{self.cursor_field}' holding {example}. Reset the stream's data in Airbyte, or fix the state."
+        )
+
+
+# =====================================================================================================
+# 4. PolyAI
+# =====================================================================================================
+
+HOLD_FROM = "hold_from"
+"""The extra field of a PolyAI partition: conversations that started at or after it are left for a later sync."""
+
+
+@dataclass
+class PolyAIProjects(PartitionRouter):
+    """One partition per project of `polyai.project_ids`, each telling `InProgressHold` where to stop.
+
+    Before any window is read, it asks each project for its oldest conversation still in progress (one
+    request: `in_progress=true`, a `limit` of 2 (the smallest every version takes), started within `polyai.in_progress_max_hours`; the API lists in
+    ascending order). The partition carries `hold_from`: that conversation's `started_at`, or, when none is
+    in progress, `settle_seconds` before now (a conversation may appear in the API a moment after it
+    started). Every project is asked first, so `check` and a sync that cannot start name each project that
+    failed and why, with the most pressing failure type.
+
+    Why custom: windows are read concurrently and out of order, and the CDK's cursor saves the newest
+    `started_at` of the windows completed in order. Holding back only the records still in progress would
+    let a later window move the state past one of them, and its finished version would never be read. So
+    where the hold starts must be known before any window is read, and no component of the manifest can
+    send a request before the first window. (A per-project partition router is stock; this one also asks.)
+    """
+
+    requester: Any
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    settle_seconds: float = 300.0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._parameters = parameters
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        settings = self.config["polyai"]
+        now = time.time()
+        since = now - float(settings["in_progress_max_hours"]) * 3600
+        holds, failures = {}, []
+        for project in settings["project_ids"]:
+            try:
+                holds[project] = self._hold_from(project, since, now)
+            except AirbyteTracedException as error:
+                failures.append((project, error.message or error.internal_message or "failed", error.failure_type))
+            except Exception as error:  # a network error the retries did not cure
+                failures.append((project, f"{type(error).__name__}: {error}", FailureType.transient_error))
+        if failures:
+            raise AirbyteTracedException(
+                message=" | ".join(f"PolyAI project '{project}': {message}" for project, message, _ in failures),
+                failure_type=_most_pressing(kind for _, _, kind in failures),
+            )
+        for project in settings["project_ids"]:
+            yield StreamSlice(partition={"project_id": project}, cursor_slice={}, extra_fields={HOLD_FROM: holds[project]})
+
+    def _hold_from(self, project: str, since: float, now: float) -> str:
+        response = self.requester.send_request(
+            stream_slice=StreamSlice(partition={"project_id": project}, cursor_slice={}),
+            request_params={"in_progress": "true", "limit": "2", "start_time": iso_utc(since), "end_time": iso_utc(now)},
+        )
+        live = [record for record in page_records(parsed_page(response), "conversations", "")[0] if record.get("in_progress")]
+        hold = now - self.settle_seconds
+        oldest = to_seconds(live[0].get("started_at")) if live else None
+        if oldest is not None and oldest < hold:
+            LOGGER.info(
+                f"PolyAI project '{project}': conversation {live[0].get('id')} has been in progress since "
+                f"{live[0].get('started_at')}. Conversations that started from then on are left for a later sync, "
+                "which reads them once it has finished."
+            )
+            hold = oldest
+        return iso_utc(hold)
+
+    def get_request_params(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_headers(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_data(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_json(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def set_initial_state(self, stream_state: StreamState) -> None:
+        pass
+
+    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+        return None
+
+
+_SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
+
+
+def _most_pressing(kinds: Iterable[Optional[FailureType]]) -> FailureType:
+    seen = set(kinds)
+    return next((kind for kind in _SEVERITY if kind in seen), FailureType.system_error)
+
+
+@dataclass
+class InProgressHold(RecordFilter):
+    """Leaves for a later sync every conversation that started at or after its partition's `hold_from`
+    (`PolyAIProjects`): the oldest one still in progress, and everything after it.
+
+    The state is the newest `started_at` emitted, so it stays before the held conversation, and the next
+    sync reads it again: finished by then, or still held. Nothing is emitted twice for this, and nothing
+    in progress is emitted. Two exceptions, each logged with the conversation's id:
+    - a conversation still in progress `polyai.in_progress_max_hours` after it started is emitted as the
+      API sends it: a call stuck at the vendor would otherwise hold back every later one for good;
+    - one listed in progress but not seen in progress when the sync began (the API showed it late) is
+      emitted as it is, since holding it could not keep the state behind it any more.
+
+    Why custom: the stock `RecordFilter` condition is a Jinja expression per record, which cannot read the
+    partition's `hold_from` cheaply or log what it holds back.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    condition: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._max_hours = float(self.config["polyai"]["in_progress_max_hours"])
+        self._stale_before = time.time() - self._max_hours * 3600
+
+    def filter_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        stream_state: StreamState,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        extra = getattr(stream_slice, "extra_fields", None) or {}
+        hold_from = to_seconds(extra.get(HOLD_FROM))
+        for record in records:
+            started = to_seconds(record.get("started_at"))
+            if hold_from is not None and started is not None and started >= hold_from:
+                continue
+            if record.get("in_progress") is True:
+                self._warn(record, started)
+            yield record
+
+    def _warn(self, record: Mapping[str, Any], started: Optional[float]) -> None:
+        if started is None or started < self._stale_before:
+            LOGGER.warning(
+                f"PolyAI conversation {record.get('id')} (project {record.get('project_id')}) is still in progress "
+                f"more than {self._max_hours:g} hours after it started (polyai.in_progress_max_hours): emitted as the "
+                "API sends it, and it no longer holds back later conversations."
+            )
+        else:
+            LOGGER.warning(
+                f"PolyAI listed conversation {record.get('id')} (project {record.get('project_id')}) in progress, but "
+                "not when the sync began: emitted as the API sends it. A later full refresh reads its final version."
+            )
+
+
+# =====================================================================================================
+# 5. Vectara
+# =====================================================================================================
+
+
+@dataclass
+class AgentKeys(PartitionRouter):
+    """One partition per agent: those of `vectara.agent_keys`, or every agent `GET /v2/agents` lists.
+
+    Why custom: the stock routers take either a fixed list (`ListPartitionRouter`) or a parent stream
+    (`SubstreamPartitionRouter`), and the choice between them depends on the config. With a fixed list,
+    no agents request is made, and a key Vectara does not know fails by name (HTTP 404).
+    """
+
+    agents: Any
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._parameters = parameters
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        keys = self.config["vectara"].get("agent_keys") or []
+        if not keys:
+            keys = (
+                record.data.get("key")
+                for partition in self.agents.generate_partitions()
+                for record in partition.read()
+            )
+        for key in keys:
+            if key:
+                yield StreamSlice(partition={"agent_key": key}, cursor_slice={})
+
+    def get_request_params(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_headers(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_data(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_json(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def set_initial_state(self, stream_state: StreamState) -> None:
+        pass
+
+    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+        return None
+
+
+# =====================================================================================================
+# 6. Authentication
+# =====================================================================================================
 
 
 @dataclass
 class ApiKeyHeaderAuthenticator(DeclarativeAuthenticator):
     """An API key sent in a header, read from the config once.
 
-    Why not `ApiKeyAuthenticator`: in CDK 7.39 it evaluates its Jinja `api_token` template six times per
-    request (its `auth_header` and each request-option lookup evaluate the token again), and passes the
-    result through `ast.literal_eval`, so a key that looks like a number would be sent changed (`1e10`
-    goes out as `10000000000.0`). Here the template is evaluated once, as a string. Measured on a
-    100k-record Vectara read (1,000 requests): 1.97 -> 1.75 s of CPU on the reading thread.
+    Why not `ApiKeyAuthenticator`: in CDK 7.39 it evaluates its `api_token` template six times per request,
+    and passes it through `ast.literal_eval`, so a key that looks like a number is sent changed (`1e10` goes
+    out as `10000000000.0`). Here the template is evaluated once, as a string. Measured on a 100k-record
+    Vectara read (1,000 requests): 1.97 -> 1.75 s of CPU on the reading thread.
     """
 
     config: Config
@@ -542,20 +1064,17 @@ class ApiKeyHeaderAuthenticator(DeclarativeAuthenticator):
 class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
     """OAuth 2.0 client-credentials bearer token for Vectara, fetched once and reused.
 
-    Why not `OAuthAuthenticator`: in CDK 7.39 its token request has no timeout (a stalled token
-    endpoint hangs the sync), it refreshes only once the token has already expired (so the request
-    in flight at that moment is refused), and a token endpoint that rejects the client ends as a
-    `system_error` ("OAuth access token refresh request failed") or a message about refresh tokens.
-    Here: connect/read timeouts, retries with backoff for 429/5xx and network errors (urllib3's
-    `Retry`), the token renewed `refresh_before_seconds` before it expires, and a rejected client
-    is a `config_error` that says so. The token is registered as a secret, so logs mask it.
+    Why not `OAuthAuthenticator`: in CDK 7.39 its token request has no timeout (a stalled token endpoint
+    hangs the sync), it refreshes only once the token has expired (so the request in flight then is
+    refused), and a token endpoint that rejects the client ends as a `system_error`. Here: connect and
+    read timeouts, retries with backoff for 429, 5xx and network errors, renewal `refresh_before_seconds`
+    before expiry, and a rejected client is a `config_error` that says so. The token is registered as a
+    secret, so logs mask it.
 
-    A token the API refuses early (revoked, or a clock that disagrees) is dropped: the CDK shows
-    this authenticator every response (`update_from_response`, its `ResponseAwareAuthenticator`
-    hook) and signs each retry again, so the 401 is retried once with a fresh token
-    (`SharedParseErrorHandler` sees the mark). A fresh token refused too is a `config_error`: the
-    client's credentials do not reach the API. A success with the current token allows the next
-    renewal.
+    A token the API refuses early (revoked, or a skewed clock) is dropped: the CDK shows this
+    authenticator every response (`update_from_response`, its `ResponseAwareAuthenticator` hook) and signs
+    each retry again, so the 401 is retried once with a fresh token (`SharedParseErrorHandler` sees the
+    mark). A fresh token refused too is a `config_error`.
     """
 
     config: Config
@@ -621,7 +1140,7 @@ class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
             )
         except requests.RequestException as error:
             raise AirbyteTracedException(
-                message=f"Could not reach Vectara's OAuth token endpoint ({_host(self.token_url)}): {type(error).__name__}. Retry later.",
+                message=f"Could not reach Vectara's OAuth token endpoint ({urlsplit(self.token_url).netloc}): {type(error).__name__}. Retry later.",
                 internal_message=str(error),
                 failure_type=FailureType.transient_error,
             ) from None
@@ -656,7 +1175,3 @@ def _json_object(response: requests.Response) -> Mapping[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc
