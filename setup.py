@@ -15,14 +15,14 @@ setup(
     license="MIT",
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["source_conversations", "source_conversations.*"]),
-    package_data={"source_conversations": ["manifest.yaml", "schemas/*.json"]},
+    package_data={"source_conversations": ["manifest.yaml", "components.py"]},
     include_package_data=True,
     install_requires=[
         # 7.39 is the minor version every test and benchmark in this repo runs against.
         "airbyte-cdk~=7.39.1",
         "requests>=2.31,<3",
-        "pydantic>=2.6,<3",
         "orjson>=3.9,<4",
+        "PyYAML>=6,<7",
     ],
     extras_require={
         "tests": [
@@ -30,6 +30,7 @@ setup(
             "requests-mock>=1.11,<2",
             "pytest-timeout>=2.3,<3",
             "freezegun>=1.4,<2",
+            "ruff==0.17.5",
         ],
         # Loading into a local warehouse (scripts/demo.sh, integration_tests/test_warehouse_e2e.py).
         # PyAirbyte 0.71 declares airbyte-cdk>=7.28.3,<8, so it shares one environment with

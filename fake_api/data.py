@@ -9,14 +9,22 @@ PolyAI base records start at ``origin + i * spacing + jitter`` with ``0 <= jitte
 Environment and variant repeat with a seeded period of :data:`PATTERN_PERIOD` records, so filtered
 counts and the n-th filtered record are O(1) as well.
 
-The module-level helpers :func:`polyai_conversation`, :func:`vectara_turn`, :func:`polyai_page` and
-:func:`vectara_page` let unit tests build realistic response bodies without a server.
+Several PolyAI projects each get their own dataset, seeded from the server seed and the project id
+(:func:`project_seed`). A PolyAI v3 record is the v1 record passed through :func:`polyai_v3_conversation`.
+
+A Vectara conversation has 1-6 turns (:meth:`VectaraDataset.turns`); the v1 list shows its first turn, and
+the v2 chat (:meth:`VectaraDataset.chat`) is the same conversation under ``cht_`` / ``trn_`` ids.
+
+The module-level helpers :func:`polyai_conversation`, :func:`vectara_turn`, :func:`polyai_page`,
+:func:`polyai_v3_page` and :func:`vectara_page` let unit tests build realistic response bodies without a
+server.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import math
 import random
 import time
@@ -27,7 +35,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .texts import DTMF_INPUTS, HANDOFF_DESTINATIONS, HANDOFF_REASONS, LANGUAGES, Exchange, Language
+from .texts import (
+    DTMF_INPUTS,
+    HANDOFF_DESTINATIONS,
+    HANDOFF_REASONS,
+    LANGUAGES,
+    Exchange,
+    Language,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_SEED = 42
@@ -86,6 +101,10 @@ _MASK64 = (1 << 64) - 1
 _POLYAI_STREAM = 1
 _VECTARA_STREAM = 2
 _PATTERN_STREAM = 3
+_VECTARA_TURN_STREAM = 4
+_VECTARA_CHAT_STREAM = 5
+_GOLDEN64 = 0x9E3779B97F4A7C15
+_MIX_MULTIPLIERS = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 _US_PER_SECOND = 1_000_000
 _US_PER_MINUTE = 60 * _US_PER_SECOND
 
@@ -101,6 +120,41 @@ def _mix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
     return x ^ (x >> 31)
+
+
+def _unxorshift(x: int, shift: int) -> int:
+    """Inverse of ``x ^ (x >> shift)`` on 64-bit values."""
+    result = x
+    for _ in range(64 // shift + 1):
+        result = x ^ (result >> shift)
+    return result
+
+
+def _unmix64(x: int) -> int:
+    """Inverse of :func:`_mix64` (every step of SplitMix64's finaliser is a bijection)."""
+    x = _unxorshift(x, 31)
+    x = (x * pow(_MIX_MULTIPLIERS[1], -1, 1 << 64)) & _MASK64
+    x = _unxorshift(x, 27)
+    x = (x * pow(_MIX_MULTIPLIERS[0], -1, 1 << 64)) & _MASK64
+    x = _unxorshift(x, 30)
+    return (x - _GOLDEN64) & _MASK64
+
+
+def project_seed(seed: int, project_id: str, default_project_id: str = DEFAULT_PROJECT_ID) -> int:
+    """The data seed of PolyAI project ``project_id``: ``seed`` itself for the default project (so a
+    single-project server serves the same records as always), else a hash of both."""
+    if project_id == default_project_id:
+        return seed
+    digest = hashlib.blake2b(f"{seed}:{project_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def numbered_project_ids(n: int, first: str = DEFAULT_PROJECT_ID) -> list[str]:
+    """``n`` PolyAI project ids: ``first``, then ``PROJECT-<8 hex>`` ids derived from their number."""
+    ids = [first][:n]
+    for k in range(1, n):
+        ids.append(f"PROJECT-{hashlib.blake2b(f'project-{k}'.encode(), digest_size=4).hexdigest()}")
+    return ids
 
 
 def _stream_key(seed: int, stream: int) -> int:
@@ -135,6 +189,14 @@ def format_timestamp(epoch_us: int, suffix: str = "Z") -> str:
     """
     minute, of_minute = divmod(epoch_us, _US_PER_MINUTE)
     return f"{_minute_text(minute)}{of_minute // _US_PER_SECOND:02d}.{of_minute % _US_PER_SECOND:06d}{suffix}"
+
+
+def format_millis(epoch_us: int) -> str:
+    """Format epoch microseconds as ISO 8601 UTC with milliseconds, e.g. ``2024-01-01T00:00:00.000Z``
+    (the Vectara v2 ``created_at`` style)."""
+    minute, of_minute = divmod(epoch_us, _US_PER_MINUTE)
+    millis = of_minute // 1000
+    return f"{_minute_text(minute)}{millis // 1000:02d}.{millis % 1000:03d}Z"
 
 
 def json_copy(value: Any) -> Any:
@@ -220,6 +282,14 @@ class PolyaiSlot(NamedTuple):
     environment: str
     variant: int
     in_progress: bool
+
+
+PolyaiSortKey = tuple[int, int, int]
+"""A record's place in a PolyAI listing: ``(started_us, 0 generated / 1 added, record_index)``.
+
+Listings are ordered by this key (a generated record comes before an added one that starts in the same
+microsecond), which is what makes keyset (v3 cursor) paging stable while records are added.
+"""
 
 
 @dataclass(frozen=True)
@@ -331,6 +401,18 @@ def _polyai_id(rng: random.Random) -> str:
     return f"CA{rng.getrandbits(128):032x}"
 
 
+def _polyai_opening(rng: random.Random) -> tuple[str, _Script, str, str]:
+    """The first draws of a record's generator: its id, script, UTC suffix and channel (in this order)."""
+    conversation_id = _polyai_id(rng)
+    script: _Script = _pick(rng, _SCRIPT_TABLE)
+    suffix = "Z" if rng.random() < 0.5 else "+00:00"
+    if script.language.chat:
+        channel = "WEBCHAT" if rng.random() < 0.7 else "CHAT"
+    else:
+        channel = "VOICE-SIP"
+    return conversation_id, script, suffix, channel
+
+
 def _polyai_content(
     record_hash: int,
     slot: PolyaiSlot,
@@ -340,16 +422,9 @@ def _polyai_content(
 ) -> dict[str, Any]:
     """Generate the conversation for ``slot`` from its record hash (pure; nested values may be shared)."""
     rng = random.Random(record_hash)
-    conversation_id = _polyai_id(rng)
-    script: _Script = _pick(rng, _SCRIPT_TABLE)
+    conversation_id, script, suffix, channel = _polyai_opening(rng)
     language = script.language
-    suffix = "Z" if rng.random() < 0.5 else "+00:00"
-    if language.chat:
-        channel = "WEBCHAT" if rng.random() < 0.7 else "CHAT"
-        from_number = None
-    else:
-        channel = "VOICE-SIP"
-        from_number = f"{language.phone_prefix}{rng.getrandbits(40) % 10**9:09d}"
+    from_number = None if language.chat else f"{language.phone_prefix}{rng.getrandbits(40) % 10**9:09d}"
     to_number = f"{language.phone_prefix}80055501{slot.variant:02d}"
 
     turns, ended_us = _transcript(rng, script, slot.started_us + int(rng.random() * 2 * _US_PER_SECOND), suffix)
@@ -463,16 +538,41 @@ class PolyaiDataset:
         environment, variant = self._pattern.attributes(i)
         return PolyaiSlot(i, self._started_us(i), environment, variant, i >= self._in_progress_from)
 
-    def page(self, query: PolyaiFilter, offset: int, limit: int) -> tuple[list[PolyaiSlot], int]:
-        """Slots ``[offset, offset + limit)`` of the records matching ``query``, by ``started_at``; and the total."""
-        key: AttributeKey = (query.environment, query.variant)
+    def _base_range(self, query: PolyaiFilter) -> tuple[int, int]:
+        """The base index range ``[lo, hi)`` the time window and ``in_progress`` filter leave."""
         lo = 0 if query.start_us is None else self._first_at_or_after(query.start_us)
         hi = self.base_count if query.end_us is None else self._first_at_or_after(query.end_us)
         if query.in_progress is True:
             lo = max(lo, self._in_progress_from)
         elif query.in_progress is False:
             hi = min(hi, self._in_progress_from)
-        hi = max(lo, hi)
+        return lo, max(lo, hi)
+
+    def sort_key(self, slot: PolyaiSlot) -> PolyaiSortKey:
+        """Where ``slot`` sits in every listing (see :data:`PolyaiSortKey`)."""
+        return slot.started_us, int(slot.record_index >= self.base_count), slot.record_index
+
+    def position_after(self, query: PolyaiFilter, key: PolyaiSortKey) -> int:
+        """How many records matching ``query`` sort at or before ``key``: the offset of the first record
+        after ``key`` (the record named by ``key`` need not exist or match any more)."""
+        started_us, added, index = key
+        pattern_key: AttributeKey = (query.environment, query.variant)
+        lo, hi = self._base_range(query)
+        bound = self._first_at_or_after(started_us + 1) if added else min(index + 1, self.base_count)
+        base = self._pattern.count(pattern_key, min(hi, max(lo, bound))) - self._pattern.count(pattern_key, lo)
+        added_before = sum(
+            1 for slot in self._added if query.admits(slot) and self.sort_key(slot) <= (started_us, added, index)
+        )
+        return base + added_before
+
+    def channel(self, slot: PolyaiSlot) -> str:
+        """The ``channel`` of the record in ``slot``, without generating the rest of it."""
+        return _polyai_opening(random.Random(_mix64(self._key + slot.record_index)))[3]
+
+    def page(self, query: PolyaiFilter, offset: int, limit: int) -> tuple[list[PolyaiSlot], int]:
+        """Slots ``[offset, offset + limit)`` of the records matching ``query``, by ``started_at``; and the total."""
+        key: AttributeKey = (query.environment, query.variant)
+        lo, hi = self._base_range(query)
         pattern = self._pattern
         rank_lo = pattern.count(key, lo)
         base_total = pattern.count(key, hi) - rank_lo
@@ -538,10 +638,13 @@ def polyai_conversation(
     spacing_seconds: float = DEFAULT_SPACING_SECONDS,
     in_progress: bool = False,
     include_context_state: bool = False,
+    version: str = "v1",
+    include_latency: bool = False,
 ) -> dict[str, Any]:
     """Record ``i`` of a PolyAI dataset, as the fake server would send it (a fresh, mutable dict).
 
-    A server built with the same seed, ids and timeline serves the identical record.
+    A server built with the same seed, ids and timeline serves the identical record. ``version="v3"``
+    gives the v3 form (see :func:`polyai_v3_conversation`; ``include_context_state`` is then ignored).
     """
     dataset = PolyaiDataset(
         seed=seed,
@@ -552,8 +655,59 @@ def polyai_conversation(
         project_id=project_id,
     )
     slot = dataset._base_slot(i)._replace(in_progress=in_progress)
+    if version == "v3":
+        return json_copy(polyai_v3_conversation(dataset.conversation(slot), include_latency))
+    if version != "v1":
+        raise ValueError("version must be 'v1' or 'v3'")
     conversation: dict[str, Any] = json_copy(dataset.conversation(slot, include_context_state))
     return conversation
+
+
+POLYAI_V3_TEXT_FIELDS: tuple[str, ...] = (
+    "variant_id",
+    "variant_name",
+    "environment",
+    "started_at",
+    "channel",
+    "from_number",
+    "to_number",
+    "handoff_reason",
+    "handoff_destination",
+)
+"""Conversation text fields that v3 sends as ``""`` when v1 sends ``null``."""
+POLYAI_V3_TURN_TEXT_FIELDS: tuple[str, ...] = (
+    "user_input",
+    "user_input_dtmf",
+    "user_input_datetime",
+    "agent_response",
+    "agent_response_datetime",
+    "translated_user_input",
+    "english_agent_response",
+)
+"""Turn text fields (timestamps included) that v3 sends as ``""`` when v1 sends ``null``."""
+
+
+def polyai_v3_conversation(conversation: dict[str, Any], include_latency: bool = False) -> dict[str, Any]:
+    """The v3 form of a v1 conversation record: empty text is ``""`` instead of ``null`` (numbers stay
+    ``null``), no ``context_state``, and each turn's ``latency`` only with ``include_latency``.
+
+    Builds new dicts for the conversation and its turns; deeper values are shared with the input.
+    """
+    record = {name: value for name, value in conversation.items() if name != "context_state"}
+    for name in POLYAI_V3_TEXT_FIELDS:
+        if record.get(name) is None:
+            record[name] = ""
+    turns = []
+    for turn in conversation["turns"]:
+        v3_turn = dict(turn)
+        for name in POLYAI_V3_TURN_TEXT_FIELDS:
+            if v3_turn.get(name) is None:
+                v3_turn[name] = ""
+        if not include_latency:
+            v3_turn.pop("latency", None)
+        turns.append(v3_turn)
+    record["turns"] = turns
+    return record
 
 
 # --------------------------------------------------------------------------------------------------
@@ -561,11 +715,16 @@ def polyai_conversation(
 # --------------------------------------------------------------------------------------------------
 
 
+def _uuid_text(bits: int) -> str:
+    """A UUID-shaped id whose first 16 hex digits are ``bits`` (so the id can be mapped back to them)."""
+    hex_id = f"{bits:016x}{_mix64(bits):016x}"
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
 def _vectara_content(record_hash: int, epoch_secs: int, epoch_as_number_ratio: float) -> dict[str, Any]:
     """Generate a Vectara first turn from its record hash (pure, and cheap: plain bit slicing, no RNG)."""
     bits = _mix64(record_hash)
-    hex_id = f"{bits:016x}{_mix64(bits):016x}"
-    conversation_id = f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+    conversation_id = _uuid_text(bits)
     exchanges = _SCRIPT_TABLE[(bits >> 8) % len(_SCRIPT_TABLE)].language.exchanges
     asked = exchanges[(bits >> 16) % len(exchanges)]
     follow_up = exchanges[(bits >> 24) % len(exchanges)]
@@ -578,6 +737,27 @@ def _vectara_content(record_hash: int, epoch_secs: int, epoch_as_number_ratio: f
         "enabled": (bits >> 32) % 100 >= 5,
         "epochSecs": epoch_secs if as_number else str(epoch_secs),
     }
+
+
+def _vectara_later_turn(
+    conversation_id: str, exchanges: Sequence[Exchange], turn_hash: int, epoch_secs: int, enabled: bool, as_number: bool
+) -> dict[str, Any]:
+    """A follow-up turn (not the first) of a Vectara conversation."""
+    asked = exchanges[(turn_hash >> 16) % len(exchanges)]
+    return {
+        "id": _uuid_text(turn_hash),
+        "conversationId": conversation_id,
+        "query": asked.user,
+        "answer": f"{asked.agent} [1]",
+        "enabled": enabled,
+        "epochSecs": epoch_secs if as_number else str(epoch_secs),
+    }
+
+
+MAX_VECTARA_GENERATED_TURNS = 6
+"""A generated Vectara conversation has 1 to this many turns (appended turns come on top)."""
+_VECTARA_TURN_GAP_SECS = (5, 100)
+"""Seconds between consecutive generated turns: at least the first, below the sum of both."""
 
 
 class VectaraDataset:
@@ -602,8 +782,11 @@ class VectaraDataset:
         self.spacing_secs = max(1, spacing_secs)
         self.epoch_as_number_ratio = epoch_as_number_ratio
         self._key = _stream_key(seed, _VECTARA_STREAM)
+        self._turn_key = _stream_key(seed, _VECTARA_TURN_STREAM)
+        self._chat_key = _stream_key(seed, _VECTARA_CHAT_STREAM)
         self._multiplier, self._shift = self._affine_permutation(count, self._key)
         self._added_epochs: list[int] = []
+        self._added_turns: dict[int, list[int]] = {}  # conversation index -> epochs of appended turns
 
     @staticmethod
     def _affine_permutation(count: int, key: int) -> tuple[int, int]:
@@ -646,6 +829,111 @@ class VectaraDataset:
         """Append ``n`` conversations created at ``epoch_secs`` to the end of the listing."""
         self._added_epochs.extend([epoch_secs] * n)
 
+    # -- whole conversations (v1 read-conversations) ------------------------------------------------
+
+    def index_of(self, conversation_id: str) -> int | None:
+        """The index of the conversation with this id, or None (O(1): the id encodes its index)."""
+        hex_id = conversation_id.replace("-", "")
+        if len(hex_id) != 32:
+            return None
+        try:
+            bits = int(hex_id[:16], 16)
+        except ValueError:
+            return None
+        index = (_unmix64(_unmix64(bits)) - self._key) & _MASK64
+        if index >= self.size or self.conversation_id(index) != conversation_id:
+            return None
+        return index
+
+    def _generated_turns(self, index: int) -> int:
+        if index >= self.base_count:
+            return 1
+        return 1 + _mix64(self._turn_key + index) % MAX_VECTARA_GENERATED_TURNS
+
+    def turn_count(self, index: int) -> int:
+        """How many turns conversation ``index`` has, appended ones included."""
+        return self._generated_turns(index) + len(self._added_turns.get(index, ()))
+
+    def turns(self, index: int) -> list[dict[str, Any]]:
+        """Every turn of conversation ``index`` in ascending ``epochSecs``; the first is :meth:`turn`.
+
+        A conversation whose first turn is disabled has every turn disabled; some others are disabled
+        from a later turn onward (as the v1 ``disable-turns`` call leaves them).
+        """
+        first = self.turn(index)
+        conversation_hash = _mix64(self._turn_key + index)
+        bits = _mix64(_mix64(self._key + index))
+        exchanges = _SCRIPT_TABLE[(bits >> 8) % len(_SCRIPT_TABLE)].language.exchanges
+        as_number = not isinstance(first["epochSecs"], str)
+        disabled_from = 1 + (conversation_hash >> 44) % 5 if (conversation_hash >> 40) % 10 == 0 else None
+        epoch = self._epoch_secs(index)
+        generated = self._generated_turns(index)
+        epochs = []
+        for k in range(1, generated):
+            gap_min, gap_span = _VECTARA_TURN_GAP_SECS
+            epoch += gap_min + (_mix64(conversation_hash ^ k) >> 8) % gap_span
+            epochs.append(epoch)
+        epochs += self._added_turns.get(index, [])
+        turns = [first]
+        for k, turn_epoch in enumerate(epochs, start=1):
+            enabled = bool(first["enabled"]) and (disabled_from is None or k < disabled_from)
+            turn_hash = _mix64(conversation_hash ^ (k * _GOLDEN64 & _MASK64))
+            turns.append(_vectara_later_turn(first["id"], exchanges, turn_hash, turn_epoch, enabled, as_number))
+        return turns
+
+    def add_turns(self, index: int, n: int, epoch_secs: int) -> list[int]:
+        """Append ``n`` turns to conversation ``index``, one second apart from ``epoch_secs`` (raised to its last
+        turn's time, so turns stay in ascending order); return the new turns' positions in :meth:`turns`."""
+        last = self.turns(index)[-1]["epochSecs"]
+        epoch = max(int(epoch_secs), int(last))
+        first = self.turn_count(index)
+        self._added_turns.setdefault(index, []).extend(epoch + k for k in range(n))
+        return list(range(first, first + n))
+
+    # -- v2 chats: the same conversations under v2 ids and field names -------------------------------
+
+    def chat_id(self, index: int) -> str:
+        """The v2 ``cht_`` id of conversation ``index``."""
+        return f"cht_{_mix64((self._chat_key + index) & _MASK64):016x}"
+
+    def index_of_chat(self, chat_id: str) -> int | None:
+        """The index of the conversation with this v2 chat id, or None (O(1))."""
+        if not chat_id.startswith("cht_") or len(chat_id) != 20:
+            return None
+        try:
+            bits = int(chat_id[4:], 16)
+        except ValueError:
+            return None
+        index = (_unmix64(bits) - self._chat_key) & _MASK64
+        return index if index < self.size else None
+
+    def chat(self, index: int) -> dict[str, Any]:
+        """The v2 chat record of conversation ``index`` (its first turn under v2 names)."""
+        first = self.turn(index)
+        return {
+            "id": self.chat_id(index),
+            "first_query": first["query"],
+            "first_answer": first["answer"],
+            "enabled": first["enabled"],
+            "created_at": format_millis(self._epoch_secs(index) * _US_PER_SECOND),
+        }
+
+    def chat_turns(self, index: int) -> list[dict[str, Any]]:
+        """The v2 turn records of conversation ``index``: :meth:`turns` under ``trn_`` ids and v2 names."""
+        chat_id = self.chat_id(index)
+        chat_bits = _mix64((self._chat_key + index) & _MASK64)
+        return [
+            {
+                "id": f"trn_{_mix64((chat_bits + k + 1) & _MASK64):016x}",
+                "chat_id": chat_id,
+                "query": turn["query"],
+                "answer": turn["answer"],
+                "enabled": turn["enabled"],
+                "created_at": format_millis(int(turn["epochSecs"]) * _US_PER_SECOND),
+            }
+            for k, turn in enumerate(self.turns(index))
+        ]
+
 
 def vectara_turn(
     i: int,
@@ -677,6 +965,17 @@ def polyai_page(records: Iterable[dict[str, Any]], next_offset: int | None = Non
         "conversations": list(records),
         "descriptions": {"conversations": dict(POLYAI_DESCRIPTIONS)},
     }
+    if next_offset is not None:
+        page["next_offset"] = next_offset
+    return page
+
+
+def polyai_v3_page(
+    records: Iterable[dict[str, Any]], cursor: str | None = None, next_offset: int | None = None
+) -> dict[str, Any]:
+    """A PolyAI v3 list response body: ``cursor`` is always there (``None`` on the last page),
+    ``next_offset`` only when given, and there is no ``descriptions``."""
+    page: dict[str, Any] = {"conversations": list(records), "cursor": cursor}
     if next_offset is not None:
         page["next_offset"] = next_offset
     return page

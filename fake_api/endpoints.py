@@ -1,8 +1,10 @@
-"""The vendor endpoints of the fake: PolyAI v1 conversations, Vectara v1 list-conversations and an OAuth2
-client-credentials token endpoint. Each turns a :class:`~fake_api.transport.Request` into a
-:class:`~fake_api.transport.Response`, in the vendor's own success and error shapes.
+"""The vendor endpoints of the fake: PolyAI v1 conversations, Vectara v1 list-conversations and
+read-conversations, and an OAuth2 client-credentials token endpoint (PolyAI v3 is in
+:mod:`fake_api.polyai_v3`, Vectara v2 chats and Agents in :mod:`fake_api.vectara_v2`). Each turns a
+:class:`~fake_api.transport.Request` into a :class:`~fake_api.transport.Response`, in the vendor's own
+success and error shapes.
 
-The two list endpoints share one template (:class:`ListEndpoint`): authenticate, parse, select a page,
+The list endpoints share one template (:class:`ListEndpoint`): authenticate, parse, select a page,
 apply a page fault, render, serialise (in fast mode from cached record and page bytes).
 """
 
@@ -226,6 +228,11 @@ class Endpoint(ABC):
     name: ClassVar[str]
     method: ClassVar[str]
 
+    @property
+    def fault_endpoint(self) -> str:
+        """The :attr:`Fault.endpoint` name whose faults apply here (usually :attr:`name`)."""
+        return self.name
+
     @abstractmethod
     def serve(self, request: Request, fault: ActiveFault | None) -> Response:
         """Answer ``request``; ``fault`` is set only for a page-level fault kind."""
@@ -390,6 +397,7 @@ class PolyaiQuery:
     offset: int
     limit: int
     include_context_state: bool
+    project_id: str = ""
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -425,31 +433,41 @@ def _time_param(query: Mapping[str, str], name: str) -> int | None:
 
 
 class PolyaiEndpoint(ListEndpoint):
-    """``GET /v1/{account_id}/{project_id}/conversations``."""
+    """``GET /v1/{account_id}/{project_id}/conversations``, for every project of ``datasets``."""
 
     name = "polyai"
     method = "GET"
     records_key = "conversations"
+    version = "v1"
     PATH_PREFIX = "/v1/"
     PATH_SUFFIX = "/conversations"
 
     def __init__(
         self,
-        dataset: PolyaiDataset,
+        datasets: Mapping[str, PolyaiDataset],
         lock: threading.RLock,
         caches: FastCaches | None,
         *,
         api_key: str,
+        account_id: str,
         max_limit: int,
         window: str,
     ) -> None:
         super().__init__(lock, caches)
         if window not in POLYAI_WINDOWS:
             raise ValueError(f"polyai_window must be one of {POLYAI_WINDOWS}")
-        self.dataset = dataset
+        if not datasets:
+            raise ValueError("at least one PolyAI project is needed")
+        self.datasets = datasets
         self.api_key = api_key
+        self.account_id = account_id
         self.max_limit = max_limit
         self.window = window
+
+    @property
+    def dataset(self) -> PolyaiDataset:
+        """The default (first) project's dataset."""
+        return next(iter(self.datasets.values()))
 
     @classmethod
     def tenant(cls, path: str) -> tuple[str, str] | None:
@@ -466,12 +484,27 @@ class PolyaiEndpoint(ListEndpoint):
 
     def match_params(self, request: Request) -> dict[str, str]:
         defaults = {"offset": "0", "limit": str(POLYAI_DEFAULT_LIMIT), "client_env": "live"}
-        return {**defaults, **request.query}
+        return {**defaults, **request.query, **self._path_params(request)}
+
+    def _path_params(self, request: Request) -> dict[str, str]:
+        account_id, project_id = self.tenant(request.path) or ("", "")
+        params = {"account_id": account_id, "project_id": project_id, "version": self.version}
+        channels = request.query_list("channel")
+        if channels:
+            params["channel"] = ",".join(channels)
+        return params
+
+    def project_of(self, request: Request) -> str | None:
+        """The project id of the request's path when this account has that project, else None."""
+        tenant = self.tenant(request.path)
+        if tenant is None or tenant[0] != self.account_id or tenant[1] not in self.datasets:
+            return None
+        return tenant[1]
 
     def authenticate(self, request: Request) -> None:
         if request.header("x-api-key") != self.api_key:
             raise ApiError(self.error(401, "Unauthorized: missing or invalid x-api-key"))
-        if self.tenant(request.path) != (self.dataset.account_id, self.dataset.project_id):
+        if self.project_of(request) is None:
             raise ApiError(
                 json_response(
                     404,
@@ -501,6 +534,7 @@ class PolyaiEndpoint(ListEndpoint):
             if query.get("variant_id") and query.get("variant_name"):
                 raise ValueError("Specify only one of variant_id or variant_name")
             return PolyaiQuery(
+                project_id=self.project_of(request) or "",
                 filter=polyai_filter(
                     _time_param(query, "start_time"),
                     _time_param(query, "end_time"),
@@ -517,30 +551,36 @@ class PolyaiEndpoint(ListEndpoint):
             raise ApiError(self.error(400, str(error))) from None
 
     def select(self, query: PolyaiQuery) -> Page:
+        dataset = self.datasets[query.project_id]
         with self.lock:
-            slots, total = self.dataset.page(query.filter, query.offset, query.limit)
-        records = [self._conversation(slot, query.include_context_state) for slot in slots]
+            slots, total = dataset.page(query.filter, query.offset, query.limit)
+        records = [self._conversation(dataset, slot, query.include_context_state) for slot in slots]
         end = query.offset + len(slots)
         return Page(records, end if end < total else None)
 
-    def _conversation(self, slot: PolyaiSlot, include_context_state: bool) -> Any:
+    def _conversation(self, dataset: PolyaiDataset, slot: PolyaiSlot, include_context_state: bool) -> Any:
         return self.record(
-            (self.name, slot.record_index, slot.in_progress, include_context_state),
-            lambda: self.dataset.conversation(slot, include_context_state),
+            (self.name, dataset.project_id, slot.record_index, slot.in_progress, include_context_state),
+            lambda: dataset.conversation(slot, include_context_state),
         )
 
     def warm(self) -> int:
-        with self.lock:
-            slots, _ = self.dataset.page(PolyaiFilter(environment=None), 0, self.dataset.size)
-        for slot in slots:
-            self._conversation(slot, False)
-        return len(slots)
+        warmed = 0
+        for dataset in self.datasets.values():
+            with self.lock:
+                slots, _ = dataset.page(PolyaiFilter(environment=None), 0, dataset.size)
+            for slot in slots:
+                self._conversation(dataset, slot, False)
+            warmed += len(slots)
+        return warmed
 
     def render(self, page: Page) -> dict[str, Any]:
         return polyai_page(page.records, page.next)
 
-    def faulted_next(self, kind: str, query: PolyaiQuery, page: Page, fault: ActiveFault) -> int:
-        # empty_page_with_next resumes where it stood; offset_stuck never moves on.
+    def faulted_next(self, kind: str, query: PolyaiQuery, page: Page, fault: ActiveFault) -> int | None:
+        if kind == "missing_cursor":  # a v3-only fault: v1 has no cursor to leave out
+            return page.next
+        # empty_page_with_next resumes where it stood; offset_stuck (and cursor_repeat) never move on.
         return query.offset
 
     def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
@@ -607,6 +647,7 @@ class VectaraEndpoint(ListEndpoint):
         tokens: TokenStore,
         page_keys: PageKeyCodec,
         page_key_end: str,
+        query_api_key: str | None = None,
     ) -> None:
         super().__init__(lock, caches)
         if page_key_end not in PAGE_KEY_ENDS:
@@ -614,6 +655,7 @@ class VectaraEndpoint(ListEndpoint):
         self.dataset = dataset
         self.customer_id = customer_id
         self.api_key = api_key
+        self.query_api_key = query_api_key
         self.tokens = tokens
         self.page_keys = page_keys
         self.page_key_end = page_key_end
@@ -632,14 +674,7 @@ class VectaraEndpoint(ListEndpoint):
         }
 
     def authenticate(self, request: Request) -> None:
-        if request.header("customer-id") != self.customer_id:
-            raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: missing or unknown customer-id")))
-        if request.header("x-api-key") == self.api_key:
-            return
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() == "bearer" and self.tokens.is_valid(token.strip()):
-            return
-        raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: invalid API key or expired token")))
+        vectara_v1_authenticate(request, self.customer_id, (self.api_key, self.query_api_key), self.tokens)
 
     def parse(self, request: Request) -> VectaraQuery:
         try:
@@ -693,6 +728,122 @@ class VectaraEndpoint(ListEndpoint):
             if len(keys) < 2:
                 keys.append(normal)
             return normal
+
+    def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
+        return {"status": {"code": fault.code, "statusDetail": fault.detail}}
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = (request.header("Authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def vectara_v1_authenticate(
+    request: Request, customer_id: str, api_keys: tuple[str | None, ...], tokens: TokenStore
+) -> None:
+    """Vectara v1 auth: the ``customer-id`` header and an accepted ``x-api-key`` or a valid bearer token;
+    raise :class:`ApiError` (401, gRPC code 16) otherwise."""
+    if request.header("customer-id") != customer_id:
+        raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: missing or unknown customer-id")))
+    api_key = request.header("x-api-key")
+    if api_key is not None and api_key in api_keys:
+        return
+    token = bearer_token(request)
+    if token is not None and tokens.is_valid(token):
+        return
+    raise ApiError(json_response(401, _grpc_error(16, "Unauthenticated: invalid API key or expired token")))
+
+
+MAX_READ_CONVERSATIONS = 10
+"""Most conversation ids one ``/v1/read-conversations`` request may name (the proto's limit)."""
+
+
+@dataclass(frozen=True)
+class ReadQuery:
+    """A validated read-conversations request: the ids asked for, duplicates removed, in order."""
+
+    conversation_ids: tuple[str, ...]
+
+
+class VectaraReadEndpoint(ListEndpoint):
+    """``POST /v1/read-conversations``: whole conversations (every turn) by id, at most 10 ids a request.
+
+    The answer lists the known ids in the order asked (unknown ids are simply absent) under the key
+    ``Conversation`` (capital C, as the proto names the field).
+    """
+
+    name = "vectara_read"
+    method = "POST"
+    records_key = "Conversation"
+    PATH = "/v1/read-conversations"
+
+    def __init__(
+        self,
+        dataset: VectaraDataset,
+        lock: threading.RLock,
+        caches: FastCaches | None,
+        *,
+        customer_id: str,
+        api_keys: tuple[str | None, ...],
+        tokens: TokenStore,
+    ) -> None:
+        super().__init__(lock, caches)
+        self.dataset = dataset
+        self.customer_id = customer_id
+        self.api_keys = api_keys
+        self.tokens = tokens
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return _grpc_error(_GRPC_CODE_BY_STATUS.get(status, 2), message)
+
+    def match_params(self, request: Request) -> dict[str, str]:
+        try:
+            ids = self._ids(_json_object(request.body))
+        except ValueError:
+            ids = []
+        return {"conversationId": ",".join(ids), "count": str(len(ids))}
+
+    @staticmethod
+    def _ids(body: Mapping[str, Any]) -> list[str]:
+        raw = _first_field(body, "conversationId", "conversation_id")
+        if raw is None:
+            return []
+        valid = isinstance(raw, list) and all(isinstance(item, str) for item in raw)
+        if not valid:
+            raise ValueError("conversationId must be a list of strings")
+        return list(raw)
+
+    def authenticate(self, request: Request) -> None:
+        vectara_v1_authenticate(request, self.customer_id, self.api_keys, self.tokens)
+
+    def parse(self, request: Request) -> ReadQuery:
+        try:
+            ids = self._ids(_json_object(request.body))
+        except ValueError as error:
+            raise ApiError(json_response(400, _grpc_error(3, str(error)))) from None
+        if len(ids) > MAX_READ_CONVERSATIONS:
+            message = f"at most {MAX_READ_CONVERSATIONS} conversation ids can be read at once, got {len(ids)}"
+            raise ApiError(json_response(400, _grpc_error(3, message)))
+        return ReadQuery(tuple(dict.fromkeys(ids)))
+
+    def select(self, query: ReadQuery) -> Page:
+        records = []
+        with self.lock:
+            for conversation_id in query.conversation_ids:
+                index = self.dataset.index_of(conversation_id)
+                if index is not None:
+                    records.append({"id": conversation_id, "turn": self.dataset.turns(index)})
+        return Page(records, None)
+
+    def warm(self) -> int:
+        return 0
+
+    def render(self, page: Page) -> dict[str, Any]:
+        return {self.records_key: page.records, "status": {"code": "OK", "statusDetail": ""}}
+
+    def faulted_next(self, kind: str, query: Any, page: Page, fault: ActiveFault) -> Any:
+        return None  # no paging
 
     def vendor_error_body(self, fault: Fault) -> dict[str, Any]:
         return {"status": {"code": fault.code, "statusDetail": fault.detail}}

@@ -9,22 +9,45 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-ENDPOINTS = ("polyai", "vectara", "token")
+ENDPOINTS = (
+    "polyai",
+    "vectara",
+    "token",
+    "vectara_read",
+    "vectara_chats",
+    "vectara_turns",
+    "vectara_agents",
+    "vectara_sessions",
+    "vectara_events",
+)
+"""Fault endpoint names. ``"polyai"`` covers the v1 and the v3 conversations list (match ``{"version": "v3"}``
+to pick one); each other name is one endpoint (see :class:`Fault`)."""
 
 TRANSPORT_KINDS = frozenset({"status", "delay", "reset", "short_body", "truncated_json", "invalid_json"})
 """Kinds that work on any endpoint: they replace or damage the HTTP response as a whole."""
 
-NEXT_POINTER_KINDS = frozenset({"empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle"})
+NEXT_POINTER_KINDS = frozenset(
+    {"empty_page_with_next", "offset_stuck", "repeat_page_key", "cycle", "cursor_repeat", "missing_cursor"}
+)
 """Kinds that tamper with the next-page pointer of a list page."""
 
 PAGE_KINDS = NEXT_POINTER_KINDS | {"missing_key", "vendor_error"}
 """Kinds that change the content of a 200 answer (the endpoint applies them); each endpoint supports the
 subset in :data:`KINDS_BY_ENDPOINT`."""
 
+_PAGE_KEY_KINDS = frozenset({"missing_key", "empty_page_with_next", "repeat_page_key", "cycle"})
+
 KINDS_BY_ENDPOINT: dict[str, frozenset[str]] = {
-    "polyai": TRANSPORT_KINDS | {"missing_key", "vendor_error", "empty_page_with_next", "offset_stuck"},
+    "polyai": TRANSPORT_KINDS
+    | {"missing_key", "vendor_error", "empty_page_with_next", "offset_stuck", "cursor_repeat", "missing_cursor"},
     "vectara": TRANSPORT_KINDS | {"missing_key", "vendor_error", "empty_page_with_next", "repeat_page_key", "cycle"},
     "token": TRANSPORT_KINDS | {"missing_key"},
+    "vectara_read": TRANSPORT_KINDS | {"missing_key", "vendor_error"},
+    "vectara_chats": TRANSPORT_KINDS | _PAGE_KEY_KINDS,
+    "vectara_turns": TRANSPORT_KINDS | {"missing_key"},
+    "vectara_agents": TRANSPORT_KINDS | _PAGE_KEY_KINDS,
+    "vectara_sessions": TRANSPORT_KINDS | _PAGE_KEY_KINDS,
+    "vectara_events": TRANSPORT_KINDS | _PAGE_KEY_KINDS,
 }
 
 FaultBody = bytes | str | dict[str, Any] | list[Any] | None
@@ -35,7 +58,10 @@ class Fault:
     """One failure to inject into the answers of one endpoint.
 
     Attributes:
-        endpoint: ``"polyai"``, ``"vectara"`` or ``"token"``.
+        endpoint: one of :data:`ENDPOINTS`: ``"polyai"`` (v1 and v3 lists), ``"vectara"`` (v1
+            list-conversations), ``"token"``, ``"vectara_read"`` (v1 read-conversations),
+            ``"vectara_chats"`` / ``"vectara_turns"`` (v2 chats and a chat's turns), ``"vectara_agents"``,
+            ``"vectara_sessions"``, ``"vectara_events"`` (Agents API lists).
         kind: what goes wrong (the other fields say how):
 
             * ``status``: answer ``status`` with ``body`` (default: the vendor's own error shape) and,
@@ -46,24 +72,36 @@ class Fault:
             * ``truncated_json``: 200 whose JSON body is cut in half (Content-Length consistent).
             * ``invalid_json``: 200 with an HTML error page.
             * ``missing_key``: 200 JSON without the records key (``conversations`` / ``conversation`` /
-              ``access_token``).
-            * ``vendor_error``: 200 carrying an error: PolyAI ``{"error_message": detail}``; Vectara
-              ``{"status": {"code": code, "statusDetail": detail}}`` and no records.
+              ``access_token`` / ``Conversation`` / ``chats`` / ``turns`` / ``agents`` / ``sessions`` /
+              ``events``).
+            * ``vendor_error``: 200 carrying an error: PolyAI v1 ``{"error_message": detail}``, v3 the error
+              envelope; Vectara v1 ``{"status": {"code": code, "statusDetail": detail}}`` and no records.
             * ``empty_page_with_next``: 200 with no records but a next pointer that resumes at the same
-              position (PolyAI ``next_offset`` = the request's offset; Vectara a fresh page key for the
-              same position), so following it loses nothing.
-            * ``offset_stuck`` (PolyAI): normal records, but ``next_offset`` equals the request's offset.
-            * ``repeat_page_key`` (Vectara): normal records, but ``pageKey`` echoes the request's key; a
-              first-page request gets a key for the first page, which then keeps coming back.
-            * ``cycle`` (Vectara): keys go A -> B -> A -> B ...: the third affected request (sent key B)
+              position (PolyAI ``next_offset`` = the request's offset, v3 ``cursor`` = the request's cursor
+              or one for the same position; Vectara a fresh page key for the same position), so following
+              it loses nothing.
+            * ``offset_stuck`` / ``cursor_repeat`` (PolyAI): normal records, but the next pointer is the
+              request's own position: v1 ``next_offset`` = the request's offset; v3 ``cursor`` = the
+              request's cursor (a first-page request gets a cursor for the first page, which then keeps
+              coming back) and ``next_offset``, when sent, the request's offset.
+            * ``missing_cursor`` (PolyAI v3): the body has no ``cursor`` key at all (``next_offset`` is still
+              sent when the server sends it); on v1 nothing changes.
+            * ``repeat_page_key`` (Vectara v1 list and the v2 / Agents lists): normal records, but the page
+              key echoes the request's key; a first-page request gets a key for the first page, which then
+              keeps coming back.
+            * ``cycle`` (same endpoints): keys go A -> B -> A -> B ...: the third affected request (sent key B)
               is answered with key A again (so use ``times=None`` or at least 3).
         times: how many matching requests get the fault; None means every one from now on.
         match: conditions a request must meet, all of them:
             ``{"page": N}`` is the N-th request (1-based) to the endpoint since the fault was injected;
             any other key is compared, as a string, with the request's parameter of that name: query
-            parameters for PolyAI (``offset``, ``limit``, ``start_time`` ... with the API defaults when
-            absent), the JSON body for Vectara (``pageKey`` / ``numResults``; ``""`` / ``"0"`` when absent),
-            form fields for the token endpoint.
+            parameters for PolyAI (``offset``, ``limit``, ``start_time``, ``cursor`` ... with the API
+            defaults when absent, a repeated ``channel`` joined with commas) plus ``account_id``,
+            ``project_id`` and ``version`` (``"v1"`` / ``"v3"``) from the path; the JSON body for Vectara
+            list-conversations (``pageKey`` / ``numResults``; ``""`` / ``"0"`` when absent) and
+            read-conversations (``conversationId``: the ids joined with commas; ``count``); form fields for
+            the token endpoint; query parameters (``limit``, ``page_key``, ``include_hidden``) and path
+            parameters (``chat_id``, ``agent_key``, ``session_key``) for the v2 and Agents endpoints.
         status, retry_after, body: for ``status`` faults (which answer before any authentication). A
             ``bytes`` body is sent as is, a ``str`` as text/plain, anything else as JSON.
         delay_seconds: for ``delay`` faults.

@@ -23,7 +23,9 @@ class LoggedRequest:
     """One received request, as the tests may inspect it. Secret header and body values read ``"***"``.
 
     Attributes:
-        endpoint: ``"polyai"``, ``"vectara"``, ``"token"``, ``"control"`` or ``"unknown"``.
+        endpoint: ``"polyai"`` (v1 and v3: see ``path``), ``"vectara"``, ``"vectara_read"``,
+            ``"vectara_chats"``, ``"vectara_turns"``, ``"vectara_agents"``, ``"vectara_sessions"``,
+            ``"vectara_events"``, ``"token"``, ``"control"`` or ``"unknown"``.
         headers: lower-case header names to values (``timeout``, ``customer-id`` ... kept as sent).
         body: the parsed JSON body, the form fields of a form body, raw text otherwise, None when empty.
         status: the status answered, once known.

@@ -13,10 +13,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import orjson
 
@@ -27,13 +27,22 @@ SHORT_BODY = "short_body"
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request. ``query`` keeps the last value of a repeated parameter; ``headers`` is case-insensitive."""
+    """One HTTP request. ``query`` keeps the last value of a repeated parameter, ``query_lists`` every value
+    in order (``channel=A&channel=B`` -> ``{"channel": ["A", "B"]}``); ``headers`` is case-insensitive."""
 
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes = b""
+    query_lists: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def query_list(self, name: str) -> list[str]:
+        """Every value of query parameter ``name`` in order (``[]`` when absent; falls back to ``query``
+        for a request built without ``query_lists``)."""
+        if name in self.query_lists:
+            return list(self.query_lists[name])
+        return [self.query[name]] if name in self.query else []
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), or None."""
@@ -44,7 +53,8 @@ class Request:
 class Response:
     """One HTTP response. ``delivery`` is ``"full"``, or ``"reset"`` / ``"short_body"`` to send half the body
     and then reset / close the connection. ``records`` (not sent) counts the records in the body, for the
-    server's throughput counters."""
+    server's throughput counters; ``endpoint`` (not sent) names the endpoint the server counts the request
+    under while it is in flight (empty: not counted)."""
 
     status: int
     body: bytes = b""
@@ -52,6 +62,7 @@ class Response:
     headers: tuple[tuple[str, str], ...] = ()
     delivery: str = FULL
     records: int = 0
+    endpoint: str = ""
 
 
 def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
@@ -62,6 +73,8 @@ def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] 
 RequestHandler = Callable[[Request], Response]
 ServedCallback = Callable[[Response, int, float], None]
 """Called after each response with the body bytes sent and the seconds spent on the request."""
+FinishedCallback = Callable[[Response], None]
+"""Called once a response was written, or writing it failed: the request is no longer in flight."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,6 +98,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away (e.g. it timed out during a delay fault)
             self.close_connection = True
             return
+        finally:
+            if self.server.on_finished is not None:
+                self.server.on_finished(response)
         self.server.on_served(response, sent, time.perf_counter() - started)
 
     def _respond(self) -> Response:
@@ -95,6 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(url.query, keep_blank_values=True)),
             headers=cast(Mapping[str, str], self.headers),  # an HTTPMessage: a case-insensitive mapping
             body=self.rfile.read(int(self.headers.get("Content-Length") or 0)),
+            query_lists=parse_qs(url.query, keep_blank_values=True),
         )
         try:
             return self.server.respond(request)
@@ -142,9 +159,16 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, port: int, respond: RequestHandler, on_served: ServedCallback) -> None:
+    def __init__(
+        self,
+        port: int,
+        respond: RequestHandler,
+        on_served: ServedCallback,
+        on_finished: FinishedCallback | None = None,
+    ) -> None:
         self.respond = respond
         self.on_served = on_served
+        self.on_finished = on_finished
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)

@@ -876,7 +876,9 @@ def test_given_wrong_method_then_405_in_the_vendor_shape(shared: FakeApiServer, 
 
 
 def test_given_unknown_path_then_404(shared: FakeApiServer) -> None:
-    assert requests.get(f"{shared.base_url}/v2/chats", timeout=10).status_code == 404
+    # (/v2/chats used to be the example here; it is a real endpoint now, see test_vectara_v2.py)
+    assert requests.get(f"{shared.base_url}/v2/corpora", timeout=10).status_code == 404
+    assert requests.get(f"{shared.base_url}/v9/nothing", timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"numResults": -1}', b'{"numResults": "ten"}'])
