@@ -151,13 +151,18 @@ def run_connector(
     timeout: float = 300,
     env: Optional[Mapping[str, str]] = None,
     runner: str = "console",
+    inject: bool = True,
 ) -> ConnectorRun:
-    """Runs `command` with the given runner (`console` or `manifest`), files written to `workdir`."""
+    """Runs `command` with the given runner (`console` or `manifest`), files written to `workdir`.
+
+    The manifest runner gets the manifest and components.py injected in `config`, unless `inject` is
+    false (the config already carries what to inject)."""
     if runner == "console":
         prefix = [connector_executable()]
     elif runner == "manifest":
         prefix = [sys.executable, "-c", _MANIFEST_RUNNER.format(name="source-declarative-manifest")]
-        config = injected(config or {}) if command != "spec" else config
+        if inject and command != "spec":
+            config = injected(config or {})
         env = {"AIRBYTE_ENABLE_UNSAFE_CODE": "true", **(env or {})}
     else:
         raise ValueError(f"unknown runner {runner!r}; use one of {RUNNERS}")
