@@ -1,33 +1,39 @@
 """Fixtures of the reliability suite.
 
-Tests marked ``@pytest.mark.scenario(fn)`` get ``outcome``: the result of ``fn(ctx, **params)`` for
-their own parameters. The first such test of a module starts *all* the module's selected scenarios on
-two worker threads (each one is subprocess work: a connector run against its own fake server), so
-while one test asserts, the next scenarios are already running.
+Tests marked ``@pytest.mark.scenario(fn)`` (``support.uses(fn)``) get ``outcome``: the result of
+``fn(ctx, **params)`` for their own parameters. The first such test of the session starts *every* selected
+scenario of the suite: most on ``RELIABILITY_WORKERS`` threads (default 4), in the order the tests were
+collected, and those marked ``support.idle`` (long waits, little work) on threads of their own. Each
+scenario is subprocess work against its own fake server, so while one test asserts, the next scenarios are
+already running; the suite stays short on two cores without pytest-xdist.
 
-Modules with in-process HttpMocker tests (which freeze time) hold no scenarios, so no worker thread
-ever runs while time is frozen: the module pool is drained at module teardown.
+``test_units.py`` freezes time process-wide (freezegun): it waits for the pool to drain first
+(``drained_scenario_pool``), so no scenario thread ever runs while time is frozen.
 """
 
 from __future__ import annotations
 
 import inspect
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from reliability_tests.support import Context
+from integration_tests.reliability.support import Context
 
-WORKERS = 3
+WORKERS = int(os.environ.get("RELIABILITY_WORKERS", "4"))
+HERE = Path(__file__).parent
+
+Key = Tuple[Callable[..., Any], Tuple[Tuple[str, Any], ...]]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario(fn): the test asserts on the Outcome of fn(ctx, **params)")
 
 
-def _key(item: pytest.Item) -> Tuple[Callable[..., Any], Tuple[Tuple[str, Any], ...]] | None:
+def _key(item: pytest.Item) -> Optional[Key]:
     marker = item.get_closest_marker("scenario")
     if marker is None:
         return None
@@ -37,44 +43,72 @@ def _key(item: pytest.Item) -> Tuple[Callable[..., Any], Tuple[Tuple[str, Any], 
     return fn, tuple(sorted((name, value) for name, value in params.items() if name in wanted))
 
 
-class ScenarioPool:
-    """Runs a module's scenarios, two at a time, in the order its tests were collected."""
+def _label(key: Key) -> str:
+    fn, params = key
+    return fn.__name__.strip("_") + "".join(f"-{value}" for _, value in params).replace("/", "_").replace("+", "_")
 
-    def __init__(self, items: list, workdir: Path) -> None:
+
+class ScenarioPool:
+    """Runs the session's selected scenarios, each once, whichever tests share it."""
+
+    def __init__(self, items: List[pytest.Item], workdir: Path) -> None:
         self._items = items
         self._workdir = workdir
-        self._executor: ThreadPoolExecutor | None = None
-        self._futures: Dict[Any, Future] = {}
-        self._contexts: list[Context] = []
+        self._executors: List[ThreadPoolExecutor] = []
+        self._futures: Dict[Key, Future] = {}
+        self._contexts: List[Context] = []
 
     def _start(self) -> None:
-        self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="scenario")
+        keys: List[Key] = []
         for item in self._items:
             key = _key(item)
-            if key is None or key in self._futures:
-                continue
-            fn, params = key
-            label = fn.__name__.strip("_") + "".join(f"-{value}" for _, value in params)
-            context = Context(self._workdir / label, label)
-            self._contexts.append(context)
-            self._futures[key] = self._executor.submit(fn, context, **dict(params))
+            if key is not None and key not in keys:
+                keys.append(key)
+        waiting = [key for key in keys if getattr(key[0], "idle", False)]
+        working = [key for key in keys if key not in waiting]
+        if waiting:
+            self._executors.append(ThreadPoolExecutor(len(waiting), thread_name_prefix="idle-scenario"))
+            for key in waiting:
+                self._submit(self._executors[-1], key)
+        self._executors.append(ThreadPoolExecutor(WORKERS, thread_name_prefix="scenario"))
+        for key in working:
+            self._submit(self._executors[-1], key)
+
+    def _submit(self, executor: ThreadPoolExecutor, key: Key) -> None:
+        fn, params = key
+        label = _label(key)
+        context = Context(self._workdir / label, label)
+        self._contexts.append(context)
+        self._futures[key] = executor.submit(_run, fn, context, dict(params))
 
     def outcome(self, item: pytest.Item) -> Any:
-        if self._executor is None:
+        if not self._executors:
             self._start()
         return self._futures[_key(item)].result()
 
+    def drain(self) -> None:
+        """Waits until no scenario is running (their outcomes stay available)."""
+        wait(list(self._futures.values()))
+
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        for executor in self._executors:
+            executor.shutdown(wait=True, cancel_futures=True)
         for context in self._contexts:
             context.stop()
 
 
-@pytest.fixture(scope="module")
+def _run(fn: Callable[..., Any], context: Context, params: Dict[str, Any]) -> Any:
+    """A scenario, its servers stopped once it is over (their ground truth stays readable)."""
+    try:
+        return fn(context, **params)
+    finally:
+        context.stop()
+
+
+@pytest.fixture(scope="session")
 def scenario_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioPool]:
-    items = [item for item in request.session.items if item.module is request.module]
-    pool = ScenarioPool(items, tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    items = [item for item in request.session.items if HERE in Path(str(item.fspath)).parents]
+    pool = ScenarioPool(items, tmp_path_factory.mktemp("reliability"))
     yield pool
     pool.close()
 
@@ -84,3 +118,10 @@ def outcome(request: pytest.FixtureRequest, scenario_pool: ScenarioPool) -> Any:
     if request.node.get_closest_marker("scenario") is None:
         raise pytest.UsageError("the `outcome` fixture needs @pytest.mark.scenario(fn)")
     return scenario_pool.outcome(request.node)
+
+
+@pytest.fixture(scope="module")
+def drained_scenario_pool(scenario_pool: ScenarioPool) -> ScenarioPool:
+    """For in-process tests that freeze time: no scenario thread runs while they do."""
+    scenario_pool.drain()
+    return scenario_pool
