@@ -14,6 +14,8 @@ from urllib.request import Request, urlopen
 
 import orjson
 
+from benchmark.outputs import last_error
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MEASURED_SCRIPT = Path(__file__).with_name("measured.py")
 
@@ -53,7 +55,12 @@ def run_measured(argv: Sequence[str], stdout_path: Path, timeout: float, env: Ma
             raise
     if child.returncode != 0:
         tail = stderr_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{argv[:3]} exited with {child.returncode} (timeout {timeout:.0f} s):\n{tail}")
+        error = last_error(stdout_path)
+        raise RuntimeError(
+            f"{argv[:3]} exited with {child.returncode} (timeout {timeout:.0f} s); output in {stdout_path}"
+            + (f"; last error: {error}" if error else "")
+            + f"\n{tail}"
+        )
     usage = orjson.loads(usage_path.read_bytes())
     usage_path.unlink()
     return Usage(usage["wall_seconds"], usage["user_seconds"], usage["system_seconds"], usage["peak_rss_kib"] / 1024)
@@ -72,14 +79,17 @@ def connector_revision() -> str:
 
 
 class ServerProcess:
-    """``python -m benchmark.serve`` in its own process (so it never shares an interpreter with what is measured)."""
+    """``python -m benchmark.serve`` in its own process (so it never shares an interpreter with what is
+    measured), started from a spec (see :mod:`benchmark.serve`) written to ``workdir``."""
 
-    def __init__(self, polyai: int = 0, vectara: int = 0, start_timeout: float = 900) -> None:
-        self.argv = [sys.executable, "-m", "benchmark.serve", "--polyai", str(polyai), "--vectara", str(vectara)]
+    def __init__(self, spec: Mapping[str, Any], workdir: Path, start_timeout: float = 1800) -> None:
+        self.spec_path = workdir / "server-spec.json"
+        self.spec_path.write_bytes(orjson.dumps(spec))
+        self.argv = [sys.executable, "-m", "benchmark.serve", str(self.spec_path)]
         self.start_timeout = start_timeout
         self._child: subprocess.Popen[bytes] | None = None
         self.base_url = ""
-        self.config: dict[str, Any] = {}
+        self.sections: dict[str, Any] = {}
 
     def __enter__(self) -> ServerProcess:
         self._child = subprocess.Popen(self.argv, stdout=subprocess.PIPE, cwd=REPO_ROOT)
@@ -93,7 +103,7 @@ class ServerProcess:
             self.__exit__()
             raise RuntimeError(f"the fake API did not start: {self.argv}")
         started = orjson.loads(line)
-        self.base_url, self.config = started["base_url"], started["config"]
+        self.base_url, self.sections = started["base_url"], started["sections"]
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -113,6 +123,27 @@ class ServerProcess:
         with urlopen(request, timeout=60) as response:
             return orjson.loads(response.read())
 
-    def requests(self, endpoint: str) -> int:
-        """Requests the server has received at ``endpoint`` (``"polyai"``, ``"vectara"``...) so far."""
-        return int(self.control("GET", "stats")["requests"].get(endpoint, 0))
+    def reset(self) -> None:
+        """Empty the request log and its counters and restart the in-flight maxima (``DELETE /_fake/log``)."""
+        self.control("DELETE", "log")
+
+    def counts(self) -> ServerCounts:
+        """Requests per endpoint and the most in flight at once since the last :meth:`reset`, and the
+        server's busy seconds so far."""
+        stats = self.control("GET", "stats")
+        requests = {name: int(count) for name, count in stats["requests"].items() if name != "control"}
+        return ServerCounts(requests, int(stats["max_in_flight"].get("total", 0)), float(stats["served"]["busy_seconds"]))
+
+
+@dataclass(frozen=True)
+class ServerCounts:
+    """What the fake API counted: requests per endpoint name, the most handled at once, its busy seconds
+    (time between reading a request and finishing its response, latency waits included)."""
+
+    requests: dict[str, int]
+    max_in_flight: int
+    busy_seconds: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())

@@ -1,4 +1,5 @@
-"""Printing the benchmark's results: one table per stream, request counts, start-up, memory and profiles."""
+"""Printing the benchmark's results: the latency table (and the num_workers sweep), the CPU table, request
+counts, start-up, memory and profiles."""
 
 from __future__ import annotations
 
@@ -8,82 +9,242 @@ import re
 from collections import defaultdict
 from typing import Any, Callable, Iterable, TextIO
 
-from benchmark.suite import Report, Run, SparseResult, Startup, StreamResult
+from benchmark.cpu import CpuReport, Run, SparseResult, Startup, StreamResult
+from benchmark.latency import LatencyReport, Median, ScenarioResult
+from benchmark.streams import OLD_RATIO_FLOOR, OLD_RATIOS
 
 BIG_RSS_TARGET = 1.25
 """Peak RSS at a million records over peak RSS at the default size must stay at or below this."""
 
 
 def _count(value: float) -> str:
-    """A count, or the median of two counts (which may end in .5)."""
+    """A count, or the median of an even number of counts (which may end in .5)."""
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values)
+
+
+def _table(header: list[tuple[str, str]], rows: Iterable[list[str]], out: TextIO) -> None:
+    """Columns of ``(title, format spec)``; each row a list of cells."""
+    print("  ".join(f"{title:{spec}}" for title, spec in header).rstrip(), file=out)
+    for row in rows:
+        print("  ".join(f"{cell:{spec}}" for cell, (_, spec) in zip(row, header)).rstrip(), file=out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Latency mode
+# ----------------------------------------------------------------------------------------------------
+
+
+def target_holds(result: ScenarioResult) -> bool | None:
+    """Whether the connector's median wall time at the default num_workers is within the target (None: no target)."""
+    if result.target is None or result.default_workers not in result.workers:
+        return None
+    ratio = result.median("connector", result.default_workers).wall_seconds / result.median("loop").wall_seconds
+    return ratio <= result.target
+
+
+def at_minimum(result: ScenarioResult, kind: str, workers: int | None = None) -> bool:
+    """Whether every run of ``kind`` (at ``workers``) made exactly its minimum number of requests."""
+    chosen = [run for run in result.runs if run.kind == kind and (workers is None or run.workers == workers)]
+    return all(run.requests == run.minimum for run in chosen)
+
+
+def _ratio(connector: Median, loop: Median) -> float:
+    return connector.wall_seconds / loop.wall_seconds
+
+
+_LATENCY_HEADER = [
+    ("scenario", "<21"),
+    ("loop s", ">7"),
+    ("connector s", ">11"),
+    ("x loop", ">6"),
+    ("speed-up", ">8"),
+    ("target", "<15"),
+    ("requests (min)", ">16"),
+    ("loop req (min)", ">14"),
+    ("in flight", ">9"),
+    ("CPU s", ">6"),
+    ("RSS MB", ">6"),
+    ("dup", ">3"),
+]
+
+
+def latency_table(report: LatencyReport, out: TextIO) -> None:
+    """One row per scenario: medians of the loop and of the connector at the default num_workers."""
+    default = report.scenarios[0].default_workers if report.scenarios else 0
+    print(
+        f"\nLatency mode: every response held {report.latency_ms:g} ms + its size at {report.bandwidth_mbps:g} MB/s; "
+        f"medians of {report.runs} alternating runs; the connector at num_workers {default} (its default); "
+        f"scale {report.scale:g}\n"
+        f"  {report.started_at} to {report.finished_at}; load average (1, 5, 15 min) {_load(report.load_before)} "
+        f"before, {_load(report.load_after)} after, on {os.cpu_count()} CPUs",
+        file=out,
+    )
+    rows = []
+    for result in report.scenarios:
+        loop = result.median("loop")
+        if default not in result.workers:
+            continue
+        connector = result.median("connector", default)
+        holds = target_holds(result)
+        target = "-" if holds is None else f"<= {result.target:.2f} {'holds' if holds else 'MISSED'}"
+        minimum = "ok" if at_minimum(result, "connector", default) else "OVER"
+        rows.append(
+            [
+                result.name,
+                f"{loop.wall_seconds:.2f}",
+                f"{connector.wall_seconds:.2f}",
+                f"{_ratio(connector, loop):.2f}",
+                f"{loop.wall_seconds / connector.wall_seconds:.1f}x",
+                target,
+                f"{_count(connector.requests)} ({_count(connector.minimum)}) {minimum}",
+                f"{_count(loop.requests)} ({_count(loop.minimum)})",
+                _count(connector.max_in_flight),
+                f"{connector.cpu_seconds:.1f}",
+                f"{connector.peak_rss_mb:.0f}",
+                _count(connector.duplicates),
+            ]
+        )
+    _table(_LATENCY_HEADER, rows, out)
+    print(
+        "  loop s / connector s = wall seconds of the process, start-up included (the loop: requests + orjson, one\n"
+        "  request at a time); x loop = connector over loop (lower is faster), speed-up = loop over connector;\n"
+        "  requests (min) = requests the fake API received (the fewest possible), ok when every run made exactly\n"
+        "  the minimum; in flight = most requests the fake API handled at once; CPU s, RSS MB = the connector's;\n"
+        "  dup = records read twice (conversations on a window edge)",
+        file=out,
+    )
+    for result in report.scenarios:
+        print(
+            f"  {result.name}: {result.title}; {result.expected_keys:,} records.\n"
+            f"    minimum: connector {result.connector_formula}; loop {result.loop_formula}",
+            file=out,
+        )
+
+
+def workers_table(report: LatencyReport, out: TextIO) -> None:
+    """With several num_workers: per scenario, the connector's median wall seconds, ratio and in-flight
+    maximum at each value, and whether its requests stayed at the minimum."""
+    values = sorted({workers for result in report.scenarios for workers in result.workers})
+    if len(values) < 2:
+        return
+    print(
+        f"\nnum_workers sweep (latency mode, medians of {report.runs}): connector wall s, x loop, most in flight",
+        file=out,
+    )
+    header = [("num_workers", ">11")] + [(result.name, ">22") for result in report.scenarios]
+    rows = [
+        ["loop"] + [f"{result.median('loop').wall_seconds:.2f} s" + " " * 12 for result in report.scenarios]
+    ]
+    for workers in values:
+        row = [str(workers)]
+        for result in report.scenarios:
+            if workers not in result.workers:
+                row.append("-")
+                continue
+            median = result.median("connector", workers)
+            flag = "" if at_minimum(result, "connector", workers) else " +req"
+            row.append(
+                f"{median.wall_seconds:6.2f} s {_ratio(median, result.median('loop')):4.2f}x "
+                f"{_count(median.max_in_flight):>3}{flag}"
+            )
+        rows.append(row)
+    _table(header, rows, out)
+    print("  +req: a run made more requests than the minimum", file=out)
+
+
+def latency_summary(report: LatencyReport, out: TextIO) -> None:
+    """Which targets hold."""
+    print("\nTargets (latency mode, medians, the connector at its default num_workers):", file=out)
+    for result in report.scenarios:
+        holds = target_holds(result)
+        default = result.default_workers
+        if default not in result.workers:
+            continue
+        ratio = _ratio(result.median("connector", default), result.median("loop"))
+        wall = "no wall-time target" if holds is None else (
+            f"wall {ratio:.2f}x the loop, target <= {result.target:.2f}: {'holds' if holds else 'MISSED'}"
+        )
+        requests = "at the minimum" if at_minimum(result, "connector", default) else "OVER the minimum"
+        print(f"  {result.name:21} {wall}; requests {requests} in every run", file=out)
+
+
+def print_latency(report: LatencyReport, out: TextIO) -> None:
+    latency_table(report, out)
+    workers_table(report, out)
+    latency_summary(report, out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CPU mode
+# ----------------------------------------------------------------------------------------------------
+
 _COLUMNS: tuple[tuple[str, str, Callable[[Run], str]], ...] = (
     ("run", "<16", lambda run: f"{run.kind} {run.index}" if run.index else f"{run.kind} median"),
-    ("wall s", ">8", lambda run: f"{run.wall_seconds:.2f}"),
-    ("records/s", ">10", lambda run: f"{run.records_per_second:,.0f}"),
+    ("wall s", ">7", lambda run: f"{run.wall_seconds:.2f}"),
+    ("records/s", ">9", lambda run: f"{run.records_per_second:,.0f}"),
     ("x ceiling", ">9", lambda run: f"{run.rate_ratio:.2f}"),
-    ("CPU s", ">7", lambda run: f"{run.cpu_seconds:.2f}"),
+    ("CPU s", ">6", lambda run: f"{run.cpu_seconds:.2f}"),
     ("x ceiling", ">9", lambda run: f"{run.cpu_ratio:.2f}"),
-    ("peak RSS MB", ">11", lambda run: f"{run.peak_rss_mb:.0f}"),
+    ("RSS MB", ">6", lambda run: f"{run.peak_rss_mb:.0f}"),
     ("requests", ">8", lambda run: _count(run.requests)),
-    ("minimum", ">8", lambda run: _count(run.requests_minimum)),
-    ("dup", ">4", lambda run: _count(run.records - run.distinct_ids)),
-    ("load", ">5", lambda run: f"{run.load_average:.1f}"),
+    ("minimum", ">7", lambda run: _count(run.requests_minimum)),
+    ("in flight", ">9", lambda run: _count(run.max_in_flight)),
+    ("server s", ">8", lambda run: f"{run.server_busy_seconds:.2f}"),
+    ("dup", ">3", lambda run: _count(run.records - run.distinct_ids)),
+    ("load", ">4", lambda run: f"{run.load_average:.1f}"),
 )
-
-
-def _row(cells: Iterable[str]) -> str:
-    return "  ".join(f"{cell:{spec}}" for cell, (_, spec, _) in zip(cells, _COLUMNS)).rstrip()
 
 
 def stream_table(result: StreamResult, out: TextIO) -> None:
     """The runs of one stream, then the median row of each kind."""
-    rate = result.server_rate
     print(
-        f"\n{result.stream}: {result.records:,} records, page size {result.page_size}"
-        + (f", {result.windows} started_at windows" if result.windows else ""),
+        f"\n{result.name} ({result.stream}): {result.records:,} records, page size {result.page_size}, "
+        f"num_workers {result.num_workers}" + (f", {result.windows} windows since 2017" if result.windows else ""),
         file=out,
     )
-    print(
-        f"  fake API (own process, fast mode): serves {rate['server_records_per_second']:,.0f} records/s "
-        f"(first pass {rate['server_records_per_second_first_pass']:,.0f}); a keep-alive client reading with orjson "
-        f"gets {rate['client_records_per_second']:,.0f} records/s (first pass "
-        f"{rate['client_records_per_second_first_pass']:,.0f}) in {rate['requests']:,} requests",
-        file=out,
-    )
-    print(_row(name for name, _, _ in _COLUMNS), file=out)
+    header = [(name, spec) for name, spec, _ in _COLUMNS]
     medians = [result.median(kind) for kind in ("ceiling", "connector")]
-    for run in [*result.runs, *medians]:
-        print(_row(render(run) for _, _, render in _COLUMNS), file=out)
+    _table(header, ([render(run) for _, _, render in _COLUMNS] for run in [*result.runs, *medians]), out)
+
+
+def cpu_legend(out: TextIO) -> None:
     print(
         "  records/s = records / wall seconds of the process, start-up included; CPU s = its user + system seconds;\n"
-        "  x ceiling = over the ceiling's median; minimum = fewest requests"
-        + (" (every window asks at least once)" if result.windows else "")
-        + "; dup = records read twice;\n"
-        + f"  load = 1-minute load average as the run began: above {os.cpu_count()} (the CPU count) other processes "
-        "compete, wall times stretch and CPU seconds are the steadier measure",
+        "  x ceiling = over the ceiling's median (records/s: higher is better; CPU s: lower is better);\n"
+        "  minimum = fewest requests (the connector: one in-progress probe and one request at least per window);\n"
+        "  server s = the fake API's own busy time; dup = records read twice; load = 1-minute load average as the\n"
+        f"  run began: above {os.cpu_count()} (the CPU count) other processes compete and wall times stretch",
         file=out,
     )
 
 
-def sparse_summary(sparse: SparseResult, out: TextIO) -> None:
-    """Requests of the sparse incremental sync against its minimum."""
-    empty = sum(1 for k in range(sparse.windows) if k >= len(sparse.rows_per_window) or not sparse.rows_per_window[k])
-    verdict = (
-        "no empty trailing page and no other extra request"
-        if sparse.extra_requests == 0
-        else f"{sparse.extra_requests} request(s) over the minimum (an empty trailing page, or a repeated one)"
-    )
+def old_ratio_summary(results: list[StreamResult], out: TextIO) -> None:
+    """The connector's records/s ratio against the figures before issue 13, and its floor (90% of them)."""
+    rows = []
+    for result in results:
+        family = "polyai" if result.name.startswith("polyai") else "vectara"
+        old = OLD_RATIOS[family].get(result.records)
+        if old is None:
+            continue
+        ratio = result.median("connector").rate_ratio
+        floor = old * OLD_RATIO_FLOOR
+        rows.append(
+            [result.name, f"{result.records:,}", f"{ratio:.2f}", f"{old:.2f}", f"{floor:.2f}",
+             "holds" if ratio >= floor else "BELOW"]
+        )
+    if not rows:
+        return
     print(
-        f"\nSparse incremental PolyAI sync: {sparse.windows} windows of {sparse.window_days} days ({empty} empty), "
-        f"rows per window {sparse.rows_per_window}, page size {sparse.page_size}\n"
-        f"  requests {sparse.requests}; minimum {sparse.minimum} (sum of max(1, ceil(rows/page)) per window); "
-        f"allowance ceil(rows/page) + windows = {sparse.allowance}; {sparse.distinct_ids:,} distinct ids in "
-        f"{sparse.records:,} records\n  {verdict}",
+        f"\nCPU mode against the figures before issue 13 (records/s over the ceiling's; floor {OLD_RATIO_FLOOR:.0%} of "
+        "the old ratio, which was measured on PolyAI v1 one project and Vectara v1 list-conversations):",
         file=out,
     )
+    header = [("stream", "<11"), ("records", ">9"), ("ratio", ">5"), ("old", ">4"), ("floor", ">5"), ("", "<5")]
+    _table(header, rows, out)
 
 
 def startup_summary(startup: Startup, out: TextIO) -> None:
@@ -112,11 +273,30 @@ def cost_summary(startup: Startup, results: list[StreamResult], out: TextIO) -> 
             per_record = (cpu - fixed.cpu_seconds) / result.records * 1e6
             shares.append(per_record)
             print(
-                f"  {result.stream:22} {result.records:>9,} {kind:9}: start-up {fixed.cpu_seconds:.2f} s of "
+                f"  {result.name:10} {result.records:>9,} {kind:9}: start-up {fixed.cpu_seconds:.2f} s of "
                 f"{cpu:.2f} s CPU ({fixed.cpu_seconds / cpu:.0%}); {per_record:6.1f} us CPU per record",
                 file=out,
             )
-        print(f"  {'':22} {'':>9} per-record CPU, connector over ceiling: {shares[1] / shares[0]:.1f}x", file=out)
+        if shares[0] > 0:
+            print(f"  {'':10} {'':>9} per-record CPU, connector over ceiling: {shares[1] / shares[0]:.1f}x", file=out)
+
+
+def sparse_summary(sparse: SparseResult, out: TextIO) -> None:
+    """Requests of the sparse incremental sync against its minimum."""
+    empty = sum(1 for count in sparse.rows_per_window if not count)
+    verdict = (
+        "no empty trailing page and no other extra request"
+        if sparse.extra_requests == 0
+        else f"{sparse.extra_requests} request(s) over the minimum (an empty trailing page, or a repeated one)"
+    )
+    print(
+        f"\nSparse incremental PolyAI v3 sync: {sparse.windows} windows of {sparse.window_days} days ({empty} empty), "
+        f"rows per window {sparse.rows_per_window}, page size {sparse.page_size}\n"
+        f"  requests {sparse.requests}; minimum {sparse.minimum} (one probe + max(1, ceil(rows/page)) per window); "
+        f"the issue's bound ceil(rows/page) + windows + probe = {sparse.allowance}; {sparse.distinct_ids:,} distinct "
+        f"ids in {sparse.records:,} records\n  {verdict}",
+        file=out,
+    )
 
 
 def memory_summary(small: list[StreamResult], big: list[StreamResult], out: TextIO) -> None:
@@ -125,8 +305,9 @@ def memory_summary(small: list[StreamResult], big: list[StreamResult], out: Text
     for before, after in zip(small, big):
         ratio = after.median("connector").peak_rss_mb / before.median("connector").peak_rss_mb
         print(
-            f"  {before.stream:22} {before.records:>9,} records: {before.median('connector').peak_rss_mb:6.0f} MB; "
-            f"{after.records:>9,}: {after.median('connector').peak_rss_mb:6.0f} MB; ratio {ratio:.2f} "
+            f"  {before.name:10} num_workers {after.num_workers}: {before.records:>9,} records "
+            f"{before.median('connector').peak_rss_mb:5.0f} MB; {after.records:>9,}: "
+            f"{after.median('connector').peak_rss_mb:5.0f} MB; ratio {ratio:.2f} "
             f"({'within' if ratio <= BIG_RSS_TARGET else 'OVER'} the {BIG_RSS_TARGET} target)",
             file=out,
         )
@@ -165,11 +346,11 @@ _WAITING = re.compile(
 
 def _by_area(stats: pstats.Stats, out: TextIO, top: int) -> None:
     seconds_by_area: dict[str, float] = defaultdict(float)
-    for function, (_, _, own, _, _) in stats.stats.items():
+    for function, (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         seconds_by_area[_area(function)] += own
     waiting = sum(seconds for area, seconds in seconds_by_area.items() if _WAITING.search(area))
     working = {area: seconds for area, seconds in seconds_by_area.items() if not _WAITING.search(area)}
-    total = sum(working.values())
+    total = sum(working.values()) or 1.0
     print(
         f"  own time by area, waits left out ({total:.2f} s working, "
         f"{waiting:.2f} s waiting on locks, queues, sockets):",
@@ -202,7 +383,7 @@ def profile_summary(stream: str, profile: dict[str, Any], out: TextIO, top: int 
         f"{profile['run_cpu_seconds']:.2f} s CPU ({profile['run_cpu_seconds'] / cpu:.0%}); {profile['run_profile']}",
         file=out,
     )
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][3], reverse=True)[:top]
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][3], reverse=True)[:top]  # type: ignore[attr-defined]
     heading = "function (the threads add up: totals can pass the wall time)"
     print(f"  {'cumulative s':>12} {'own s':>7} {'calls':>9}  {heading}", file=out)
     for function, (_, calls, own, cumulative, _) in rows:
@@ -210,13 +391,22 @@ def profile_summary(stream: str, profile: dict[str, Any], out: TextIO, top: int 
     _by_area(stats, out, 15)
 
 
-def print_report(report: Report, out: TextIO) -> None:
-    """Everything, in the order it was measured."""
-    print(f"Connector at {report.revision}", file=out)
+def print_cpu(report: CpuReport, out: TextIO) -> None:
+    """The CPU mode, in the order it was measured."""
+    print(
+        f"\nCPU mode: fast fake API, no latency; medians of {report.runs} alternating runs of the ceiling (requests +\n"
+        f"  orjson, one request at a time) and the connector at num_workers {report.num_workers}\n"
+        f"  {report.started_at} to {report.finished_at}; load average (1, 5, 15 min) {_load(report.load_before)} "
+        f"before, {_load(report.load_after)} after, on {os.cpu_count()} CPUs",
+        file=out,
+    )
     if report.startup is not None:
         startup_summary(report.startup, out)
     for result in [*report.streams, *report.big]:
         stream_table(result, out)
+    if report.streams or report.big:
+        cpu_legend(out)
+    old_ratio_summary([*report.streams, *report.big], out)
     if report.startup is not None:
         cost_summary(report.startup, [*report.streams, *report.big], out)
     if report.sparse is not None:

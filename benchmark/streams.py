@@ -1,26 +1,26 @@
-"""What differs between the streams, in one table, and what every run's output is checked against."""
+"""The CPU mode's streams: what differs between them, in one table.
+
+Each reads one stream of one project or account, as a full refresh, from a fake API with no latency; the
+connector at the CPU mode's ``num_workers`` and the ceiling (:mod:`benchmark.loop`) read with the same
+page size.
+"""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
-import orjson
-
-from benchmark.ceiling import APIS
 from fake_api import FakeApiServer
 from fake_api.data import PATTERN_PERIOD
+from benchmark.scenarios import LONG_AGO, Minimum, pages, spec_default, window_count
 
 
 @lru_cache(maxsize=None)
 def _live_among(total: int) -> int:
     """How many of the first ``total`` generated PolyAI conversations are ``live`` (the connector's default)."""
-    return len(FakeApiServer(polyai_count=total, vectara_count=0).polyai_ids())
+    return len(FakeApiServer(polyai_count=total, vectara_count=0, vectara_agent_count=0).polyai_ids())
 
 
 def polyai_total_for_live(live: int) -> int:
@@ -37,96 +37,85 @@ def polyai_total_for_live(live: int) -> int:
 
 
 @dataclass(frozen=True)
-class Windows:
-    """The connector's incremental windows: ``[start + k*step, start + (k+1)*step]`` up to the sync's start."""
-
-    cursor_field: str
-    default_start: datetime
-    default_days: int
-
-    def of(self, config: Mapping[str, Any], vendor: str, sync_started: datetime) -> tuple[datetime, timedelta, int]:
-        """``(first start, step, number of windows)`` of a sync with ``config`` that began at ``sync_started``."""
-        start_text = config.get("start_date")
-        start = datetime.fromisoformat(start_text.replace("Z", "+00:00")) if start_text else self.default_start
-        step = timedelta(days=config[vendor].get("window_days") or self.default_days)
-        return start, step, max(1, math.ceil((sync_started - start) / step))
-
-
-@dataclass(frozen=True)
 class StreamSetup:
-    """How the benchmark serves, configures and checks one stream.
+    """How the CPU mode serves, configures and reads one stream.
 
-    ``page_size`` is used by the connector and the ceiling alike; ``server_count`` turns the number of
-    records the stream must yield into the fake API's record count; ``windows`` is set when the connector
-    reads the stream in time windows (one request at least per window, empty or not).
+    ``section`` is the config section (``polyai_v3``...), ``job`` the ceiling's job, ``page_size`` the
+    connector's default for that provider (the ceiling uses it too); ``windowed`` when the connector reads
+    in ``window_days`` windows from ``start_date`` (one request at least per window, empty or not).
     """
 
-    vendor: str
-    page_size: int
-    server_count: Callable[[int], int]
-    windows: Windows | None = None
+    name: str
+    stream: str
+    section: str
+    job: str
+    warm: str
+    windowed: bool = False
 
     @property
-    def stream(self) -> str:
-        return APIS[self.vendor].stream
+    def provider(self) -> str:
+        return self.section.split("_")[0]
 
-    def config(self, server_config: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
-        """The connector config reading only this stream from the fake API."""
-        return {self.vendor: {**server_config[self.vendor], "page_size": self.page_size, **settings}}
+    @property
+    def page_size(self) -> int:
+        return spec_default("page_size", self.provider)
 
-    def server_args(self, records: int) -> dict[str, int]:
-        """Keyword arguments of :class:`~benchmark.process.ServerProcess` for ``records`` records."""
-        return {self.vendor: self.server_count(records)}
+    def server(self, records: int) -> dict[str, Any]:
+        """The fake API's arguments for exactly ``records`` records of the stream."""
+        if self.provider == "polyai":
+            return {"polyai_count": polyai_total_for_live(records), "vectara_count": 0, "vectara_agent_count": 0}
+        return {"polyai_count": 0, "vectara_count": records, "vectara_agent_count": 0}
+
+    def windows(self, now: datetime) -> dict[str, Any] | None:
+        """The windows the ground truth counts rows in (two more than now has, in case a sync starts later)."""
+        if not self.windowed:
+            return None
+        start = datetime.fromisoformat(LONG_AGO.replace("Z", "+00:00"))
+        days = spec_default("window_days", "polyai")
+        return {"start": LONG_AGO, "days": days, "count": window_count(start, now, days) + 2}
+
+    def config(self, sections: Mapping[str, Any], num_workers: int) -> dict[str, Any]:
+        """The connector's config (the ceiling reads the same one)."""
+        return {"start_date": LONG_AGO, "num_workers": num_workers, self.provider: dict(sections[self.section])}
+
+    def minimum(self, kind: str, truth: Mapping[str, Any], began: datetime) -> Minimum:
+        """The fewest requests of the ceiling (one walk) or of the connector (windows, probes) for ``truth``."""
+        facts = truth[self.stream]
+        if self.provider == "vectara":
+            rows = len(facts["keys"])
+            return Minimum(pages(rows, self.page_size), f"ceil(rows/{self.page_size})")
+        projects = facts["projects"].values()
+        if kind == "ceiling" or not self.windowed:
+            return Minimum(sum(pages(p["rows"], self.page_size) for p in projects), "ceil(rows/page) per project")
+        start = datetime.fromisoformat(LONG_AGO.replace("Z", "+00:00"))
+        n = window_count(start, began, spec_default("window_days", "polyai"))
+        reads = sum(pages(k, self.page_size) for p in projects for k in p["rows_per_window"][:n])
+        return Minimum(len(facts["projects"]) + reads, f"one probe per project + max(1, ceil(rows/page)) for each of {n} windows")
+
+    def window_total(self, began: datetime) -> int | None:
+        if not self.windowed:
+            return None
+        start = datetime.fromisoformat(LONG_AGO.replace("Z", "+00:00"))
+        return window_count(start, began, spec_default("window_days", "polyai"))
 
 
 SETUPS: dict[str, StreamSetup] = {
-    # PolyAI: the connector's default page size; the stream is read in started_at windows (30 days, since 2017).
-    "polyai": StreamSetup(
-        "polyai",
-        page_size=1000,
-        server_count=polyai_total_for_live,
-        windows=Windows("started_at", datetime(2017, 1, 1, tzinfo=timezone.utc), 30),
-    ),
-    # Vectara: the connector's default page size (numResults), what a sync with default settings sends.
-    "vectara": StreamSetup("vectara", page_size=100, server_count=lambda records: records),
+    "polyai": StreamSetup("polyai", "polyai_conversations", "polyai_v3", "polyai", "polyai_v3", windowed=True),
+    "vectara": StreamSetup("vectara", "vectara_chats", "vectara_v2", "vectara_v2_chats", "vectara_chats"),
+    "polyai_v1": StreamSetup("polyai_v1", "polyai_conversations", "polyai_v1", "polyai", "polyai", windowed=True),
+    "vectara_v1": StreamSetup("vectara_v1", "vectara_conversations", "vectara_v1", "vectara_v1_list", "vectara"),
 }
+"""The CPU mode's streams by name: the current API versions (the default), and v1 (the old figures' streams)."""
+DEFAULT_STREAMS = ("polyai", "vectara")
+
+OLD_RATIOS = {
+    "polyai": {100_000: 0.40, 1_000_000: 0.59},
+    "vectara": {100_000: 0.30, 1_000_000: 0.36},
+}
+"""records/s of the connector over the ceiling's before issue 13 (PolyAI v1 single project, Vectara v1
+list-conversations; README, Performance). Issue 13: not below 90% of these."""
+OLD_RATIO_FLOOR = 0.9
 
 
-@dataclass
-class Output:
-    """The RECORD messages of one run for one stream: how many, their distinct ids, their cursor values."""
-
-    records: int
-    ids: frozenset[str]
-    cursors: list[str]
-
-
-def read_output(path: Path, stream: str, cursor_field: str | None = None) -> Output:
-    """Parse the RECORD lines of ``stream`` in an output file (other messages are skipped)."""
-    count, ids, cursors = 0, set(), []
-    with open(path, "rb") as lines:
-        for line in lines:
-            if b'"RECORD"' not in line:
-                continue
-            message = orjson.loads(line)
-            if message.get("type") != "RECORD" or message["record"]["stream"] != stream:
-                continue
-            data = message["record"]["data"]
-            count += 1
-            ids.add(data["id"])
-            if cursor_field is not None:
-                cursors.append(data[cursor_field])
-    return Output(count, frozenset(ids), cursors)
-
-
-def pages(rows: int, page_size: int) -> int:
-    """Requests that read ``rows`` rows at ``page_size`` a page, with no empty trailing page (one if none)."""
-    return max(1, math.ceil(rows / page_size))
-
-
-def windowed_minimum(cursors: Iterable[str], start: datetime, step: timedelta, windows: int, page_size: int) -> int:
-    """The fewest requests a windowed reader needs: ``pages(rows in window)`` for every window, empty or not."""
-    per_window = Counter(
-        int((datetime.fromisoformat(value.replace("Z", "+00:00")) - start) / step) for value in cursors
-    )
-    return sum(pages(per_window.get(k, 0), page_size) for k in range(windows))
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)

@@ -385,6 +385,9 @@ def page_records(page: Mapping[str, Any], records_path: str, token_path: str) ->
 class SharedParseErrorHandler(DefaultErrorHandler):
     """`DefaultErrorHandler` that reads the same parse as the records, and decides what a page is.
 
+    Why custom: the stock handler parses each body again per filter, cannot tell a page from a body that is
+    not one, and types what it retried as it was first seen. In detail:
+
     1. **One parse.** The CDK's `HttpResponseFilter` calls `response.json()`, the standard-library
        parser, once per filter with a predicate. The shared orjson parse is installed first, so a filter
        never reads a body differently from the extractor, and a page is parsed once. Measured with

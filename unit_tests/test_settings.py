@@ -7,8 +7,10 @@ import pytest
 from airbyte_cdk.models import FailureType
 
 from source_conversations.source import manifest
+from test_support import leaks
 from test_support.inprocess import components, discover_output
 
+leaks.register_secret("polyai-settings-key-5e1c9a77d2", "vectara-settings-key-0b8f4e21aa")
 SPEC = manifest()["spec"]["connection_specification"]
 POLYAI = {"api_key": "polyai-settings-key-5e1c9a77d2", "account_id": "ws-1", "project_ids": ["PROJECT-a"]}
 VECTARA = {"credentials": {"auth_type": "api_key", "api_key": "vectara-settings-key-0b8f4e21aa"}}

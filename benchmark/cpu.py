@@ -1,12 +1,13 @@
-"""The measurements: ceiling and connector runs per stream, request counts, a sparse incremental sync,
-start-up cost and an optional profile. Each returns plain dataclasses that :mod:`benchmark.report` prints."""
+"""The CPU mode: the ceiling (:mod:`benchmark.loop`) and the connector alternate on each stream against a
+fake API in fast mode with no latency, so the work is CPU-bound and the ratio shows the connector's
+overhead. Also: start-up cost, one sparse incremental PolyAI sync's requests, and an optional profile.
+Each returns plain dataclasses that :mod:`benchmark.report` prints."""
 
 from __future__ import annotations
 
 import os
 import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,12 +15,13 @@ from typing import Any, Sequence
 
 import orjson
 
-from benchmark.process import ServerProcess, Usage, connector_revision, run_measured
-from benchmark.streams import SETUPS, StreamSetup, pages, read_output, windowed_minimum
-from fake_api import measure_rate
-from integration_tests.harness import configured_catalog, connector_executable
+from benchmark.outputs import check_exact, read_output
+from benchmark.process import ServerProcess, Usage, run_measured
+from benchmark.scenarios import iso, pages, spec_default
+from benchmark.streams import SETUPS, StreamSetup
+from test_support.harness import configured_catalog, connector_executable
 
-CEILING_SCRIPT = Path(__file__).with_name("ceiling.py")
+LOOP_SCRIPT = Path(__file__).with_name("loop.py")
 PROFILER_SCRIPT = Path(__file__).with_name("profiled.py")
 KINDS = ("ceiling", "connector")
 
@@ -48,6 +50,9 @@ class Run:
     distinct_ids: int
     requests: int
     requests_minimum: int
+    max_in_flight: int
+    server_busy_seconds: float
+    """The fake API's own time on this run's requests (reading a request to finishing its response)."""
     load_average: float
     """The 1-minute load average when the run began: above the CPU count, wall times are stretched."""
     rate_ratio: float = 0.0
@@ -58,12 +63,13 @@ class Run:
 
 @dataclass
 class StreamResult:
-    """Every run of one stream at one size, and how fast the fake API serves it on its own."""
+    """Every run of one stream at one size."""
 
+    name: str
     stream: str
     records: int
     page_size: int
-    server_rate: dict[str, float]
+    num_workers: int
     runs: list[Run]
     windows: int | None = None
     profile: dict[str, Any] | None = None
@@ -79,22 +85,18 @@ class StreamResult:
         return Run(kind=kind, index=0, **numbers)
 
 
-def _server_rate(server: ServerProcess, setup: StreamSetup) -> dict[str, float]:
-    """The fake API's own rate: a first pass (pages built from serialised records) and a cached pass."""
-    first, cached = (measure_rate(server.config, setup.vendor, page_size=setup.page_size) for _ in range(2))
-    return {
-        "server_records_per_second_first_pass": first.server_records_per_second,
-        "server_records_per_second": cached.server_records_per_second,
-        "client_records_per_second_first_pass": first.records_per_second,
-        "client_records_per_second": cached.records_per_second,
-        "requests": cached.requests,
-    }
-
-
-def _argv(kind: str, setup: StreamSetup, config_path: Path, catalog_path: Path) -> list[str]:
+def _argv(kind: str, job_path: Path, config_path: Path, catalog_path: Path) -> list[str]:
     if kind == "ceiling":
-        return [sys.executable, str(CEILING_SCRIPT), setup.vendor, str(config_path), str(setup.page_size)]
+        return [sys.executable, str(LOOP_SCRIPT), str(job_path)]
     return [connector_executable(), "read", "--config", str(config_path), "--catalog", str(catalog_path)]
+
+
+@dataclass
+class _Files:
+    job: Path
+    config: Path
+    catalog: Path
+    out: Path
 
 
 def _measure(
@@ -102,72 +104,71 @@ def _measure(
     index: int,
     setup: StreamSetup,
     server: ServerProcess,
-    config: dict[str, Any],
-    paths: tuple[Path, Path, Path],
-    records: int,
-) -> tuple[Run, frozenset[str]]:
-    """Run ``kind`` once, check it read exactly ``records`` distinct ids, and count its requests."""
-    config_path, catalog_path, out_path = paths
-    argv = _argv(kind, setup, config_path, catalog_path)
-    before = server.requests(setup.vendor)
+    truth: dict[str, Any],
+    expected: frozenset[str],
+    files: _Files,
+) -> Run:
+    """Run ``kind`` once, check it read exactly the expected keys, and count its requests."""
+    argv = _argv(kind, files.job, files.config, files.catalog)
+    server.reset()
+    busy_before = server.counts().busy_seconds
     load_average = os.getloadavg()[0]
-    sync_started = datetime.now(timezone.utc)
-    usage: Usage = run_measured(argv, out_path, run_timeout(records))
-    requests = server.requests(setup.vendor) - before
-    windows = setup.windows if kind == "connector" else None
-    output = read_output(out_path, setup.stream, windows.cursor_field if windows else None)
-    if len(output.ids) != records:
-        raise AssertionError(
-            f"{kind} run {index} of {setup.stream} read {len(output.ids):,} distinct ids "
-            f"({output.records:,} records), not {records:,}; output kept in {out_path}"
-        )
-    minimum = pages(records, setup.page_size)
-    if windows is not None:
-        minimum = windowed_minimum(output.cursors, *windows.of(config, setup.vendor, sync_started), setup.page_size)
-    out_path.unlink()
-    out_path.with_suffix(".stderr").unlink()
-    run = Run(
+    began = datetime.now(timezone.utc)
+    usage: Usage = run_measured(argv, files.out, run_timeout(len(expected)))
+    counts = server.counts()
+    output = read_output(files.out, setup.stream)
+    check_exact(output, expected, f"{setup.name}: {kind} run {index}", files.out)
+    files.out.unlink()
+    files.out.with_suffix(".stderr").unlink()
+    return Run(
         kind=kind,
         index=index,
         wall_seconds=usage.wall_seconds,
         cpu_seconds=usage.cpu_seconds,
         peak_rss_mb=usage.peak_rss_mb,
-        records_per_second=records / usage.wall_seconds,
+        records_per_second=len(expected) / usage.wall_seconds,
         records=output.records,
-        distinct_ids=len(output.ids),
-        requests=requests,
-        requests_minimum=minimum,
+        distinct_ids=len(output.keys),
+        requests=counts.total,
+        requests_minimum=setup.minimum(kind, truth, began).requests,
+        max_in_flight=counts.max_in_flight,
+        server_busy_seconds=counts.busy_seconds - busy_before,
         load_average=load_average,
     )
-    return run, output.ids
 
 
 def benchmark_stream(
-    setup: StreamSetup, records: int, runs: int, workdir: Path, profile: str | None = None
+    setup: StreamSetup, records: int, runs: int, num_workers: int, workdir: Path, profile: str | None = None
 ) -> StreamResult:
     """Alternate ceiling and connector runs (``runs`` of each) against a fake API in its own process;
     then, with ``profile`` (``"wall"`` or ``"cpu"``: see :mod:`benchmark.profiled`), one profiled read."""
-    with ServerProcess(**setup.server_args(records)) as server:
-        config = setup.config(server.config)
-        paths = (
-            _write_json(workdir / f"{setup.vendor}-config.json", config),
-            _write_json(workdir / f"{setup.vendor}-catalog.json", configured_catalog([setup.stream], "full_refresh")),
-            workdir / f"{setup.vendor}-out.jsonl",
+    truth_path = workdir / f"{setup.name}-truth.json"
+    spec = {
+        "server": setup.server(records),
+        "warm": [setup.warm],
+        "truth": {"path": str(truth_path), "streams": [setup.stream], "polyai_windows": setup.windows(datetime.now(timezone.utc))},
+    }
+    with ServerProcess(spec, workdir) as server:
+        truth = orjson.loads(truth_path.read_bytes())
+        expected = frozenset(truth[setup.stream]["keys"])
+        if len(expected) != records:
+            raise AssertionError(f"the fake API holds {len(expected):,} {setup.stream} records, not {records:,}")
+        config = setup.config(server.sections, num_workers)
+        job = {"job": setup.job, "stream": setup.stream, "config": config, "page_size": setup.page_size, "start_time": config["start_date"]}
+        files = _Files(
+            job=_write_json(workdir / f"{setup.name}-job.json", job),
+            config=_write_json(workdir / f"{setup.name}-config.json", config),
+            catalog=_write_json(workdir / f"{setup.name}-catalog.json", configured_catalog([setup.stream], "full_refresh")),
+            out=workdir / f"{setup.name}-out.jsonl",
         )
-        result = StreamResult(setup.stream, records, setup.page_size, _server_rate(server, setup), [])
-        if setup.windows is not None:
-            result.windows = setup.windows.of(config, setup.vendor, datetime.now(timezone.utc))[2]
-        reference: frozenset[str] | None = None
+        result = StreamResult(setup.name, setup.stream, records, setup.page_size, num_workers, [])
+        result.windows = setup.window_total(datetime.now(timezone.utc))
         for index in range(1, runs + 1):
             for kind in KINDS:
-                run, ids = _measure(kind, index, setup, server, config, paths, records)
-                if reference is None:
-                    reference = ids
-                elif ids != reference:
-                    raise AssertionError(f"{kind} run {index} of {setup.stream} read other ids than the first run")
-                result.runs.append(run)
+                result.runs.append(_measure(kind, index, setup, server, truth, expected, files))
         if profile:
-            result.profile = profile_connector(setup, paths, workdir, records, profile)
+            result.profile = profile_connector(setup, files, workdir, records, profile)
+    truth_path.unlink()
     ceiling = result.median("ceiling")
     for run in result.runs:
         run.rate_ratio = run.records_per_second / ceiling.records_per_second
@@ -175,16 +176,13 @@ def benchmark_stream(
     return result
 
 
-def profile_connector(
-    setup: StreamSetup, paths: tuple[Path, Path, Path], workdir: Path, records: int, timer: str
-) -> dict[str, Any]:
+def profile_connector(setup: StreamSetup, files: _Files, workdir: Path, records: int, timer: str) -> dict[str, Any]:
     """One more connector read under cProfile (every thread); returns the profiles' paths and phase seconds."""
-    config_path, catalog_path, out_path = paths
-    base = workdir / f"{setup.vendor}-profile-{timer}"
+    base = workdir / f"{setup.name}-profile-{timer}"
     argv = [sys.executable, str(PROFILER_SCRIPT), str(base), timer, "source-conversations"]
-    argv += _argv("connector", setup, config_path, catalog_path)[1:]
-    usage = run_measured(argv, out_path, 5 * run_timeout(records))
-    out_path.unlink()
+    argv += _argv("connector", files.job, files.config, files.catalog)[1:]
+    usage = run_measured(argv, files.out, 5 * run_timeout(records))
+    files.out.unlink()
     timing = orjson.loads(Path(f"{base}.json").read_bytes())
     paths_and_times = {"run_profile": f"{base}.prof", "import_profile": f"{base}.import.prof"}
     return {"timer": timer, "wall_seconds": usage.wall_seconds, **paths_and_times, **timing}
@@ -202,7 +200,7 @@ SPARSE_ROWS = (2500, 0, 1000, 1, 0, 0, 1999, 0)
 
 @dataclass
 class SparseResult:
-    """Requests of one incremental PolyAI sync over windows of which some are empty."""
+    """Requests of one incremental PolyAI v3 sync (one project) over windows of which some are empty."""
 
     window_days: int
     page_size: int
@@ -210,9 +208,9 @@ class SparseResult:
     windows: int
     requests: int
     minimum: int
-    """Sum over windows of max(1, ceil(rows / page size)): the fewest requests a windowed reader can make."""
+    """One in-progress probe + the sum over windows of max(1, ceil(rows / page size))."""
     allowance: int
-    """ceil(rows / page size) + windows: the budget of the brief."""
+    """ceil(rows / page size) + windows + one probe: the issue's bound."""
     distinct_ids: int
     records: int
 
@@ -224,38 +222,43 @@ class SparseResult:
 def sparse_incremental(
     workdir: Path, rows: Sequence[int] = SPARSE_ROWS, days: int = SPARSE_WINDOW_DAYS
 ) -> SparseResult:
-    """One incremental PolyAI sync (no state) over ``len(rows)`` windows of ``days``, ``rows[k]`` in window k."""
+    """One incremental PolyAI v3 sync (no state) over ``len(rows)`` windows of ``days``, ``rows[k]`` in window k."""
     setup = SETUPS["polyai"]
-    assert setup.windows is not None, "PolyAI is read in windows"
     step = timedelta(days=days)
     start = (datetime.now(timezone.utc) - (len(rows) - 1) * step - timedelta(days=days / 2)).replace(microsecond=0)
-    with ServerProcess() as server:
+    page_size = setup.page_size
+    spec = {"server": {"polyai_count": 0, "vectara_count": 0, "vectara_agent_count": 0}}
+    with ServerProcess(spec, workdir) as server:
         for k, count in enumerate(rows):
             if count:
                 started_at = start + k * step + timedelta(days=1)
                 server.control("POST", "polyai/add", {"n": count, "started_at": started_at.timestamp()})
-        config = {"start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), **setup.config(server.config, window_days=days)}
+        config = {
+            "start_date": iso(start),
+            "num_workers": spec_default("num_workers"),
+            "polyai": {**server.sections["polyai_v3"], "window_days": days},
+        }
         config_path = _write_json(workdir / "sparse-config.json", config)
         catalog_path = _write_json(workdir / "sparse-catalog.json", configured_catalog([setup.stream], "incremental"))
         out_path = workdir / "sparse-out.jsonl"
-        before = server.requests(setup.vendor)
-        sync_started = datetime.now(timezone.utc)
-        run_measured(_argv("connector", setup, config_path, catalog_path), out_path, run_timeout(sum(rows)))
-        requests = server.requests(setup.vendor) - before
-    output = read_output(out_path, setup.stream, setup.windows.cursor_field)
+        server.reset()
+        run_measured(_argv("connector", config_path, config_path, catalog_path), out_path, run_timeout(sum(rows)))
+        requests = server.counts().total
+    output = read_output(out_path, setup.stream)
     out_path.unlink()
-    first, step, windows = setup.windows.of(config, setup.vendor, sync_started)
-    if len(output.ids) != sum(rows):
-        raise AssertionError(f"the sparse sync read {len(output.ids)} distinct ids, not {sum(rows)}")
+    out_path.with_suffix(".stderr").unlink()
+    if len(output.keys) != sum(rows):
+        raise AssertionError(f"the sparse sync read {len(output.keys)} distinct ids, not {sum(rows)}")
+    windows = len(rows)
     return SparseResult(
         window_days=days,
-        page_size=setup.page_size,
+        page_size=page_size,
         rows_per_window=list(rows),
         windows=windows,
         requests=requests,
-        minimum=windowed_minimum(output.cursors, first, step, windows, setup.page_size),
-        allowance=pages(sum(rows), setup.page_size) + windows,
-        distinct_ids=len(output.ids),
+        minimum=1 + sum(pages(count, page_size) for count in rows),
+        allowance=1 + pages(sum(rows), page_size) + windows,
+        distinct_ids=len(output.keys),
         records=output.records,
     )
 
@@ -291,15 +294,17 @@ def startup(workdir: Path, repeats: int = 3) -> Startup:
 
 
 @dataclass
-class Report:
-    """Everything one ``python -m benchmark`` measured."""
+class CpuReport:
+    """Everything the CPU mode measured."""
 
     records: int
     runs: int
-    revision: str = field(default_factory=connector_revision)
-    """The connector's git commit when the benchmark began (its source may change during a run)."""
+    num_workers: int
     startup: Startup | None = None
     streams: list[StreamResult] = field(default_factory=list)
     sparse: SparseResult | None = None
     big: list[StreamResult] = field(default_factory=list)
-    started_at: float = field(default_factory=time.time)
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    started_at: str = ""
+    finished_at: str = ""
