@@ -288,6 +288,8 @@ _PARSED_PAGE_ATTRIBUTE = "_source_conversations_page"
 _RETRIED = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
 TOKEN_RENEWED_ATTRIBUTE = "_source_conversations_token_renewed"
 """Set on a 401 response by `ClientCredentialsAuthenticator` when it dropped the refused token."""
+RETRY_REASON_ATTRIBUTE = "_source_conversations_retry_reason"
+"""Set on a response the error handler retries: why, in the vendor's words, for `RetryAfterBackoff`."""
 
 
 def parsed_page(response: requests.Response) -> Mapping[str, Any]:
@@ -400,6 +402,8 @@ class SharedParseErrorHandler(DefaultErrorHandler):
        `system_error` and reads a filter's `failure_type` only for FAIL.
     4. **A refused OAuth token** that `ClientCredentialsAuthenticator` has just dropped is retried once,
        with a fresh token, instead of failing as a credentials error.
+    6. **Why it was retried** is left on the response for `RetryAfterBackoff`, which ends the sync with it
+       when the retries run out (the CDK's own words then are "API rate limit exceeded.").
     5. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success without
        evaluating the filters, which match only error statuses, vendor error bodies and non-OK `status`
        objects. Each predicate is a Jinja evaluation: a 100-record Vectara page took 86 µs in the filters
@@ -415,10 +419,19 @@ class SharedParseErrorHandler(DefaultErrorHandler):
         self.records_path = interpolate(self.records_path, self.config, parameters)
         self.token_path = interpolate(self.token_path, self.config, parameters) or ""
         self.api_name = interpolate(self.api_name, self.config, parameters)
+        for strategy in self.backoff_strategies or []:
+            if isinstance(strategy, RetryAfterBackoff):
+                strategy.max_retries = self.max_retries  # one retry budget, written once in the manifest
 
     def interpret_response(
         self, response_or_exception: Optional[requests.Response | Exception] = None
     ) -> ErrorResolution:
+        resolution = self._interpret(response_or_exception)
+        if resolution.response_action in _RETRIED and isinstance(response_or_exception, requests.Response):
+            setattr(response_or_exception, RETRY_REASON_ATTRIBUTE, resolution.error_message)
+        return resolution
+
+    def _interpret(self, response_or_exception: Optional[requests.Response | Exception]) -> ErrorResolution:
         if not isinstance(response_or_exception, requests.Response):
             return super().interpret_response(response_or_exception)
         response = response_or_exception
@@ -592,10 +605,13 @@ class RetryAfterBackoff(BackoffStrategy):
     """Waits as long as `Retry-After` says, in seconds or as an HTTP date; otherwise backs off.
 
     Why custom: the CDK honours `Retry-After` only as a number and falls back to exponential backoff for
-    an HTTP date, and sleeps however long the header asks. Here a wait over `max_wait_seconds` fails at
-    once with a clear message instead of sleeping for hours; with no header the wait is
-    `base_seconds * 2**(attempt - 1)`, capped at `max_backoff_seconds`. A wait of zero becomes a
-    millisecond: the CDK reads zero as "no opinion" and would use its own backoff.
+    an HTTP date, sleeps however long the header asks, and ends a sync whose retries ran out with its own
+    words ("API rate limit exceeded."). Here a wait over `max_wait_seconds` fails at once with a clear
+    message instead of sleeping for hours; with no header the wait is `base_seconds * 2**(attempt - 1)`,
+    capped at `max_backoff_seconds`; a wait of zero becomes a millisecond (the CDK reads zero as "no
+    opinion" and would use its own backoff); and when the last retry fails too, the sync ends with the
+    vendor's reason and what to do (the CDK asks for a backoff after every failed attempt, the last one
+    included).
     """
 
     config: Config
@@ -604,6 +620,7 @@ class RetryAfterBackoff(BackoffStrategy):
     max_backoff_seconds: float = 60.0
     max_wait_seconds: float = 600.0
     api_name: str = "The API"
+    max_retries: Optional[int] = None  # set by SharedParseErrorHandler to its own budget
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.api_name = interpolate(self.api_name, self.config, parameters)
@@ -615,6 +632,8 @@ class RetryAfterBackoff(BackoffStrategy):
         response_or_exception: Optional[requests.Response | requests.RequestException],
         attempt_count: int,
     ) -> Optional[float]:
+        if self.max_retries is not None and attempt_count > self.max_retries:
+            raise self._exhausted(response_or_exception)
         if isinstance(response_or_exception, requests.Response):
             wait = retry_after_seconds(response_or_exception.headers.get("Retry-After"))
             if wait is not None:
@@ -629,6 +648,22 @@ class RetryAfterBackoff(BackoffStrategy):
                     )
                 return max(wait, 0.001)
         return min(self.base_seconds * 2 ** max(attempt_count - 1, 0), self.max_backoff_seconds)
+
+    def _exhausted(self, response_or_exception: Any) -> AirbyteTracedException:
+        """The error a sync ends with when the last retry failed too, in the vendor's words."""
+        reason = getattr(response_or_exception, RETRY_REASON_ATTRIBUTE, None) or (
+            f"{self.api_name} could not be reached ({type(response_or_exception).__name__}: {response_or_exception})"
+        )
+        advice = "run it again later."
+        if getattr(response_or_exception, "status_code", None) == 429:
+            advice = "the account's rate limit is exhausted: run the sync again later, sync less often, or lower num_workers."
+        return AirbyteTracedException(
+            message=(
+                f"{str(reason).rstrip('.')}. It still failed after {self.max_retries} retries with backoff; the sync "
+                f"stopped, and its state covers only what was emitted: {advice}"
+            ),
+            failure_type=FailureType.transient_error,
+        )
 
 
 def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
@@ -761,19 +796,24 @@ class CreatedAtFromEpoch(RecordTransformation):
 
 @dataclass
 class StateCheck(StateMigration):
-    """Fails on a saved state the connector cannot read, and keeps per-partition state per partition.
+    """Fails on a saved state the connector cannot read, and gives the CDK's cursor the form it expects.
 
     1. A state the CDK cannot parse ends in "Something went wrong", and one without its cursor is silently
        taken as none, so the whole history is read again. Both are a `config_error` here that names the
        stream, the form it needs and the fix.
     2. `state_form: per_partition` (PolyAI per project, Vectara sessions per agent): the CDK also keeps a
        global cursor, the newest value of every partition, and starts a partition it has no state for from
-       it, less the last sync's duration. A project added to `polyai.project_ids` would then skip its
-       history. The global cursor and its lookback are dropped from the saved state, so a new partition
-       starts at the start date and the others from their own state.
+       it, less the last sync's duration: a project added to `polyai.project_ids` would skip its history.
+       The global cursor and its lookback are dropped, so a new partition starts at the start date. A bare
+       `{cursor: value}` (the form of a single-project state, or a parent's state the CDK derives from its
+       child's) becomes "no partition read yet": every partition is read from the start date, so nothing
+       is lost and some records come again.
+    3. `state_form: global` (turns and events): a state with a `state` key but no `use_global_cursor`
+       would switch the CDK to one entry per parent (per chat, per session), growing without bound; it is
+       marked global. One written per partition becomes global at its oldest entry.
 
     Why custom: `state_migrations` is the only hook that sees a stream's saved state before its cursor is
-    built, in every runner, and the stock `LegacyToPerPartitionStateMigration` does neither of these.
+    built, in every runner, and the stock `LegacyToPerPartitionStateMigration` does none of these.
     """
 
     config: Config
@@ -790,28 +830,49 @@ class StateCheck(StateMigration):
     def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
         if not stream_state:
             return False
-        self._check(stream_state)
-        return self.state_form == "per_partition" and any(key in stream_state for key in ("state", "lookback_window"))
+        migrated = self._migrated(stream_state)
+        return migrated != dict(stream_state)
 
     def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
-        return {key: value for key, value in stream_state.items() if key not in ("state", "lookback_window")}
+        return self._migrated(stream_state)
 
-    def _check(self, state: Mapping[str, Any]) -> None:
+    def _migrated(self, state: Mapping[str, Any]) -> dict:
         if self.state_form == "per_partition":
-            states = state.get("states")
-            if not isinstance(states, list) or not all(
-                isinstance(entry, Mapping)
-                and isinstance(entry.get("partition"), Mapping)
-                and self._cursor_ok(entry.get("cursor"))
-                for entry in states
-            ):
-                self._fail(state, f'{{"states": [{{"partition": {{...}}, "cursor": {{"{self.cursor_field}": ...}}}}]}}')
-        elif self.state_form == "global":
-            inner = state.get("state", state)
-            if not self._cursor_ok(inner) and not (state.get("use_global_cursor") and "state" not in state):
-                self._fail(state, f'{{"state": {{"{self.cursor_field}": ...}}}} or {{"{self.cursor_field}": ...}}')
-        elif "slices" not in state and not self._cursor_ok(state):
+            return self._per_partition(state)
+        if self.state_form == "global":
+            return self._global(state)
+        if "slices" not in state and not self._cursor_ok(state):
             self._fail(state, f'{{"{self.cursor_field}": ...}}')
+        return dict(state)
+
+    def _per_partition(self, state: Mapping[str, Any]) -> dict:
+        if "states" not in state and self._cursor_ok(state):
+            return {"states": []}
+        if not self._entries_ok(state.get("states")):
+            self._fail(state, f'{{"states": [{{"partition": {{...}}, "cursor": {{"{self.cursor_field}": ...}}}}]}}')
+        return {key: value for key, value in state.items() if key not in ("state", "lookback_window")}
+
+    def _global(self, state: Mapping[str, Any]) -> dict:
+        if "state" not in state and "states" not in state:
+            if not self._cursor_ok(state):
+                self._fail(state, f'{{"{self.cursor_field}": ...}}')
+            return dict(state)
+        migrated = {key: value for key, value in state.items() if key != "states"}
+        if "state" not in state:
+            if not self._entries_ok(state.get("states")) or not state["states"]:
+                self._fail(state, f'{{"use_global_cursor": true, "state": {{"{self.cursor_field}": ...}}}}')
+            oldest = min(state["states"], key=lambda entry: to_seconds(entry["cursor"][self.cursor_field]) or 0.0)
+            migrated["state"] = dict(oldest["cursor"])
+        elif not self._cursor_ok(state["state"]):
+            self._fail(state, f'{{"use_global_cursor": true, "state": {{"{self.cursor_field}": ...}}}}')
+        migrated["use_global_cursor"] = True
+        return migrated
+
+    def _entries_ok(self, entries: Any) -> bool:
+        return isinstance(entries, list) and all(
+            isinstance(entry, Mapping) and isinstance(entry.get("partition"), Mapping) and self._cursor_ok(entry.get("cursor"))
+            for entry in entries
+        )
 
     def _cursor_ok(self, cursor: Any) -> bool:
         return isinstance(cursor, Mapping) and to_seconds(cursor.get(self.cursor_field)) is not None

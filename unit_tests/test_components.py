@@ -323,7 +323,7 @@ def test_given_a_state_of_the_right_form_when_checked_then_it_is_accepted(form, 
     [
         ("single", "epochSecs", {"epochSecs": "soon"}),
         ("single", "epochSecs", {"created_at": "2026-01-01T00:00:00Z"}),
-        ("per_partition", "started_at", {"started_at": "2026-01-01T00:00:00Z"}),
+        ("per_partition", "started_at", {"started_at": "yesterday"}),
         ("per_partition", "started_at", {"states": [{"partition": {"project_id": "p"}, "cursor": {}}]}),
         ("global", "created_at", {"state": {"created_at": "yesterday"}}),
     ],
@@ -333,6 +333,40 @@ def test_given_a_state_the_connector_cannot_read_when_checked_then_a_config_erro
         state_check(form, cursor).should_migrate(state)
     assert raised.value.failure_type == FailureType.config_error
     assert "the_stream" in raised.value.message and cursor in raised.value.message and "Reset" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "state, migrated",
+    [
+        ({"started_at": "2026-01-01T00:00:00Z"}, {"states": []}),
+        ({"states": [{"partition": {"p": 1}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}]}, None),
+    ],
+)
+def test_given_a_per_partition_stream_when_its_state_is_bare_then_every_partition_starts_at_the_start_date(state, migrated):
+    check = state_check("per_partition", "started_at")
+    assert check.should_migrate(state) is (migrated is not None)
+    if migrated is not None:
+        assert check.migrate(state) == migrated
+
+
+@pytest.mark.parametrize(
+    "state, migrated",
+    [
+        ({"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}},
+         {"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}, "use_global_cursor": True}),
+        ({"use_global_cursor": False, "states": [
+            {"partition": {"c": 1}, "cursor": {"created_at": "2026-01-02T00:00:00Z"}},
+            {"partition": {"c": 2}, "cursor": {"created_at": "2026-01-01T00:00:00Z"}}]},
+         {"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}}),
+        ({"created_at": "2026-01-01T00:00:00Z"}, None),
+        ({"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}}, None),
+    ],
+)
+def test_given_a_turns_or_events_state_when_checked_then_the_cdk_keeps_one_global_cursor(state, migrated):
+    check = state_check("global", "created_at")
+    assert check.should_migrate(state) is (migrated is not None)
+    if migrated is not None:
+        assert check.migrate(state) == migrated
 
 
 def test_given_a_per_partition_state_with_the_cdks_global_cursor_when_migrated_then_new_partitions_start_at_the_start_date():
