@@ -54,6 +54,20 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise Stopped(signum)
 
 
+def _quiet_after_signal() -> None:
+    """Once Ctrl-C or SIGTERM arrived, the fake API no longer prints the traceback of each connection the
+    interrupted connector dropped (``socketserver`` prints one per reset connection). This process only."""
+    import socketserver
+
+    original = socketserver.BaseServer.handle_error
+
+    def handle_error(self: Any, request: Any, client_address: Any) -> None:
+        if _signal_received is None:
+            original(self, request, client_address)
+
+    socketserver.BaseServer.handle_error = handle_error  # type: ignore[method-assign]
+
+
 def _parser() -> argparse.ArgumentParser:
     sizes = FakeSizes()
     parser = argparse.ArgumentParser(
@@ -232,7 +246,7 @@ def _print_samples(report: Report, cache: Any, streams: Sequence[str]) -> Dict[s
         report.line()
         if name == "session":  # one line: the event types in order
             report.line(sample.title)
-            report.line("  " + warehouse.flat(" → ".join(kind for _, kind in sample.lines), 150))
+            report.line("  " + " → ".join(kind for _, kind in sample.lines))
             continue
         for text in sample.render():
             report.line(text)
@@ -457,6 +471,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    _quiet_after_signal()
     fake = args.config is None
     report = Report(steps=8 if fake else 5)
     pyairbyte_settings = warehouse.configure_pyairbyte()
@@ -475,7 +490,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             for provider, version in (("polyai", args.polyai_version), ("vectara", args.vectara_version)):
                 if version is not None and version not in registry.SPEC_VERSIONS[provider]:
-                    print(f"demo: --{provider}-version is one of {', '.join(registry.SPEC_VERSIONS[provider])}", file=sys.stderr)
+                    print(
+                        f"demo: --{provider}-version is one of {', '.join(registry.SPEC_VERSIONS[provider])}",
+                        file=sys.stderr,
+                    )
                     return 2
             sizes = FakeSizes(
                 projects=args.projects,

@@ -56,8 +56,8 @@ DEFAULT_DB_PATH = DEMO_DIR / "conversations.duckdb"
 
 CONNECTOR_NAME = "source-conversations"
 
-# What each stream is on the fake API (its facts: source_conversations.registry). Checked against the
-# registry by stream_facts(), so a renamed stream fails loudly instead of being skipped.
+# What each stream is on the fake API (its facts: source_conversations.registry). streams_for() fails on a
+# stream the registry lists and this module does not know, so a renamed stream is never silently skipped.
 POLYAI = "polyai_conversations"
 V1_CONVERSATIONS = "vectara_conversations"
 V1_TURNS = "vectara_turns"
@@ -188,7 +188,7 @@ def record_key(stream: str, record: Mapping[str, Any]) -> str:
     return "/".join(str(record.get(name)) for name in primary_key(stream))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spec_properties() -> Dict[str, Any]:
     from source_conversations.source import manifest
 
@@ -216,14 +216,14 @@ def connector_executable() -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def get_source(config: Mapping[str, Any], executable: Optional[str] = None) -> "Source":
+def get_source(config: Mapping[str, Any], executable: Optional[str] = None) -> Source:
     """A PyAirbyte source that runs the installed console script with ``config``."""
     import airbyte as ab
 
     return ab.get_source(CONNECTOR_NAME, config=dict(config), local_executable=executable or connector_executable())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def conversations_cache_class() -> type:
     """``ConversationsDuckDBCache``: PyAirbyte's DuckDB cache with this project's column-type fixes.
 
@@ -271,7 +271,7 @@ def conversations_cache_class() -> type:
     return ConversationsDuckDBCache
 
 
-def duckdb_cache(db_path: Path = DEFAULT_DB_PATH, *, fresh: bool = False) -> "DuckDBCache":
+def duckdb_cache(db_path: Path = DEFAULT_DB_PATH, *, fresh: bool = False) -> DuckDBCache:
     """A DuckDB cache in the file ``db_path`` (its folder is created). ``fresh``: delete the file first."""
     db_path = Path(db_path)
     if fresh:
@@ -302,7 +302,7 @@ class Heartbeat:
         while not self._stop.wait(self._every):
             self._out(self._describe(time.monotonic() - self._started))
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._started = time.monotonic()
         if self._every > 0:
             self._thread.start()
@@ -340,8 +340,8 @@ class Sync:
 
 
 def sync(
-    source: "Source",
-    cache: "DuckDBCache",
+    source: Source,
+    cache: DuckDBCache,
     streams: Sequence[str],
     *,
     heartbeat_seconds: float = 10.0,
@@ -382,23 +382,23 @@ def sync(
 # --------------------------------------------------------------------------------------------------
 
 
-def column(cache: "DuckDBCache", name: str) -> str:
+def column(cache: DuckDBCache, name: str) -> str:
     """The quoted column PyAirbyte loads the field ``name`` into (it lower-cases: ``epochSecs`` is ``epochsecs``)."""
     return '"' + cache.processor.normalizer.normalize(name) + '"'
 
 
-def table_name(cache: "DuckDBCache", stream: str) -> str:
+def table_name(cache: DuckDBCache, stream: str) -> str:
     """The quoted ``schema.table`` PyAirbyte loads ``stream`` into."""
     table = cache[stream].to_sql_table()
     return f'"{table.schema}"."{table.name}"'
 
 
-def key_sql(cache: "DuckDBCache", stream: str) -> str:
+def key_sql(cache: DuckDBCache, stream: str) -> str:
     """SQL for a row's primary key, fields joined with ``/`` like :func:`record_key`."""
     return "concat_ws('/', " + ", ".join(column(cache, name) for name in primary_key(stream)) + ")"
 
 
-def fetch_all(cache: "DuckDBCache", sql: str, **params: Any) -> List[tuple]:
+def fetch_all(cache: DuckDBCache, sql: str, **params: Any) -> List[tuple]:
     """Rows of ``sql`` (SQLAlchemy ``:name`` parameters) on the cache's own engine."""
     import sqlalchemy
 
@@ -406,19 +406,19 @@ def fetch_all(cache: "DuckDBCache", sql: str, **params: Any) -> List[tuple]:
         return [tuple(row) for row in connection.execute(sqlalchemy.text(sql), params)]
 
 
-def table_counts(cache: "DuckDBCache", stream: str) -> TableCounts:
+def table_counts(cache: DuckDBCache, stream: str) -> TableCounts:
     """``SELECT count(*), count(DISTINCT <primary key>)`` of the stream's table."""
     sql = f"SELECT count(*), count(DISTINCT {key_sql(cache, stream)}) FROM {table_name(cache, stream)}"
     rows, distinct_keys = fetch_all(cache, sql)[0]
     return TableCounts(int(rows), int(distinct_keys))
 
 
-def table_keys(cache: "DuckDBCache", stream: str) -> List[str]:
+def table_keys(cache: DuckDBCache, stream: str) -> List[str]:
     """The primary key of every row of the stream's table."""
     return [row[0] for row in fetch_all(cache, f"SELECT {key_sql(cache, stream)} FROM {table_name(cache, stream)}")]
 
 
-def column_types(cache: "DuckDBCache", stream: str) -> Dict[str, str]:
+def column_types(cache: DuckDBCache, stream: str) -> Dict[str, str]:
     """DuckDB's type of each column of the stream's table, e.g. ``{"started_at": "TIMESTAMP WITH TIME ZONE"}``."""
     table = cache[stream].to_sql_table()
     rows = fetch_all(
@@ -437,25 +437,22 @@ def time_column(stream: str) -> str:
     return "created_at" if cursor == "epochSecs" else cursor
 
 
-def last_extracted_at(cache: "DuckDBCache", stream: str) -> Any:
+def last_extracted_at(cache: DuckDBCache, stream: str) -> Any:
     """The newest ``_airbyte_extracted_at`` in the stream's table (None when empty or not made yet)."""
     if not _table_exists(cache, stream):
         return None
     return fetch_all(cache, f"SELECT max(_airbyte_extracted_at) FROM {table_name(cache, stream)}")[0][0]
 
 
-def keys_extracted_after(cache: "DuckDBCache", stream: str, moment: Any) -> List[str]:
+def keys_extracted_after(cache: DuckDBCache, stream: str, moment: Any) -> List[str]:
     """Keys of rows a read extracted after ``moment`` (a :func:`last_extracted_at` value; None: every row)."""
     if moment is None:
         return table_keys(cache, stream)
-    sql = (
-        f"SELECT {key_sql(cache, stream)} FROM {table_name(cache, stream)} "
-        "WHERE _airbyte_extracted_at > :moment"
-    )
+    sql = f"SELECT {key_sql(cache, stream)} FROM {table_name(cache, stream)} WHERE _airbyte_extracted_at > :moment"
     return [row[0] for row in fetch_all(cache, sql, moment=moment)]
 
 
-def _table_exists(cache: "DuckDBCache", stream: str) -> bool:
+def _table_exists(cache: DuckDBCache, stream: str) -> bool:
     try:
         table = cache[stream].to_sql_table()
     except KeyError:  # PyAirbyte has not loaded the stream into this cache yet
@@ -516,13 +513,18 @@ def chat_turn_lines(turns: Iterable[Mapping[str, Any]]) -> List[Tuple[str, str]]
 
 
 def polyai_turn_lines(turns: Iterable[Mapping[str, Any]]) -> List[Tuple[str, str]]:
-    """A PolyAI transcript as lines: per turn, what the caller said (if anything), then the agent's response."""
+    """A PolyAI transcript as lines: per turn, what the caller said (keypad digits, or a silence the turn
+    is flagged with), then the agent's response."""
     lines: List[Tuple[str, str]] = []
     for turn in turns:
         said = turn.get("user_input")
         if said:
             translated = turn.get("translated_user_input")
             lines.append(("caller", said if not translated or translated == said else f"{said}  [en: {translated}]"))
+        elif turn.get("user_input_dtmf"):
+            lines.append(("caller", f"(keypad: {turn['user_input_dtmf']})"))
+        elif turn.get("is_silence"):
+            lines.append(("caller", "(silence)"))
         if turn.get("agent_response"):
             lines.append(("agent", turn["agent_response"]))
     return lines
@@ -543,7 +545,9 @@ def _moment_text(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def chat_transcript(cache: "DuckDBCache", streams: Sequence[str], conversation: Optional[str] = None) -> Optional[Transcript]:
+def chat_transcript(
+    cache: DuckDBCache, streams: Sequence[str], conversation: Optional[str] = None
+) -> Optional[Transcript]:
     """A Vectara chat (v2) or conversation (v1) with all its turns in order, from the turns table.
 
     ``conversation``: that one; default: one of 3 to 8 turns (else the one with the most), newest first.
@@ -585,7 +589,9 @@ def chat_transcript(cache: "DuckDBCache", streams: Sequence[str], conversation: 
     )
 
 
-def polyai_transcript(cache: "DuckDBCache", streams: Sequence[str], key: Optional[Tuple[str, str]] = None) -> Optional[Transcript]:
+def polyai_transcript(
+    cache: DuckDBCache, streams: Sequence[str], key: Optional[Tuple[str, str]] = None
+) -> Optional[Transcript]:
     """A PolyAI conversation's transcript from its ``turns`` column.
 
     ``key``: ``(project_id, id)``; default: an English one of 4 to 8 turns if there is one, newest first.
@@ -605,7 +611,10 @@ def polyai_transcript(cache: "DuckDBCache", streams: Sequence[str], key: Optiona
         )
     else:
         rows = fetch_all(
-            cache, f"SELECT {columns} FROM {table} WHERE {project} = :project AND {ident} = :id", project=key[0], id=key[1]
+            cache,
+            f"SELECT {columns} FROM {table} WHERE {project} = :project AND {ident} = :id",
+            project=key[0],
+            id=key[1],
         )
     if not rows:
         return None
@@ -619,7 +628,7 @@ def polyai_transcript(cache: "DuckDBCache", streams: Sequence[str], key: Optiona
     )
 
 
-def agent_session(cache: "DuckDBCache", streams: Sequence[str]) -> Optional[Transcript]:
+def agent_session(cache: DuckDBCache, streams: Sequence[str]) -> Optional[Transcript]:
     """A Vectara agent session's events in order, one line each (type; the event schema has no text columns)."""
     if SESSIONS not in streams or EVENTS not in streams:
         return None
@@ -701,7 +710,7 @@ def project_sizes(projects: int, conversations: int) -> Dict[str, int]:
     """``projects`` project ids with shares of ``conversations`` in ratio n : n-1 : ... : 1 (each at least 1)."""
     names = [PROJECT_NAMES[k] if k < len(PROJECT_NAMES) else f"PROJECT-{k + 1}" for k in range(projects)]
     weights = list(range(projects, 0, -1))
-    sizes = {name: max(1, conversations * weight // sum(weights)) for name, weight in zip(names, weights)}
+    sizes = {name: max(1, conversations * weight // sum(weights)) for name, weight in zip(names, weights, strict=True)}
     sizes[names[0]] += max(0, conversations - sum(sizes.values()))
     return sizes
 
@@ -748,7 +757,11 @@ class FakeScenario:
     """
 
     def __init__(
-        self, sizes: FakeSizes, polyai_version: Optional[str] = None, vectara_version: Optional[str] = None, **options: Any
+        self,
+        sizes: FakeSizes,
+        polyai_version: Optional[str] = None,
+        vectara_version: Optional[str] = None,
+        **options: Any,
     ) -> None:
         from fake_api import FakeApiServer
         from test_support import configs
@@ -757,7 +770,7 @@ class FakeScenario:
         self.sizes = sizes
         self.polyai_version = polyai_version or defaults["polyai"]
         self.vectara_version = vectara_version or defaults["vectara"]
-        self.server: "FakeApiServer" = FakeApiServer(
+        self.server: FakeApiServer = FakeApiServer(
             polyai_projects=project_sizes(sizes.projects, sizes.polyai),
             in_progress_count=sizes.in_progress,
             vectara_count=sizes.vectara,
@@ -793,7 +806,9 @@ class FakeScenario:
         found: Dict[str, Dict[str, Dict[str, Any]]] = {}
         for stream in self.streams:
             records = self._records(stream, moment) if stream == POLYAI else self._records(stream, cap)
-            found[stream] = {record_key(stream, record): record for record in records if self._after(stream, record, start)}
+            found[stream] = {
+                record_key(stream, record): record for record in records if self._after(stream, record, start)
+            }
         return found
 
     def _after(self, stream: str, record: Mapping[str, Any], start: float) -> bool:
@@ -838,7 +853,9 @@ class FakeScenario:
         settle = _polyai_settle_seconds()
         found = []
         for project in self.config["polyai"]["project_ids"]:
-            records = self.server.polyai_records(client_env=environment, project_id=project, version=self.polyai_version)
+            records = self.server.polyai_records(
+                client_env=environment, project_id=project, version=self.polyai_version
+            )
             hold = now - settle
             running = [
                 seconds_of(record["started_at"])
@@ -876,10 +893,17 @@ class FakeScenario:
                 running = server.polyai_ids(in_progress=True, client_env=environment, project_id=project)
                 change.polyai_finished[project] = [f"{project}/{ident}" for ident in running]
                 latest = max(
-                    (seconds_of(r["started_at"]) or 0.0 for r in server.polyai_records(client_env=None, project_id=project)),
+                    (
+                        seconds_of(r["started_at"]) or 0.0
+                        for r in server.polyai_records(client_env=None, project_id=project)
+                    ),
                     default=now - 3600,
                 )
-                added = server.add_polyai(sizes.add_polyai, started_at=latest + 1, project_id=project) if sizes.add_polyai else []
+                added = (
+                    server.add_polyai(sizes.add_polyai, started_at=latest + 1, project_id=project)
+                    if sizes.add_polyai
+                    else []
+                )
                 change.polyai_added[project] = [f"{project}/{ident}" for ident in added]
             change.polyai_finished_all_environments = server.finish_polyai_in_progress()
 
@@ -894,10 +918,14 @@ class FakeScenario:
             old = self._oldest(server.vectara_records(), "epochSecs", inside_lookback, now)
             if old is not None and sizes.append_turns:
                 change.old_conversation = server.vectara_chat_id(old["id"]) if parent == CHATS else old["id"]
-                change.old_conversation_created = _moment_text(datetime.fromtimestamp(seconds_of(old["epochSecs"]), timezone.utc))
+                change.old_conversation_created = _moment_text(
+                    datetime.fromtimestamp(seconds_of(old["epochSecs"]), timezone.utc)
+                )
                 v1_ids = server.add_vectara_turns(old["id"], sizes.append_turns, epoch_secs=epoch)
                 if child == CHAT_TURNS:
-                    change.turns_appended = [t["id"] for t in server.vectara_chat_turns(change.old_conversation)[-len(v1_ids) :]]
+                    change.turns_appended = [
+                        t["id"] for t in server.vectara_chat_turns(change.old_conversation)[-len(v1_ids) :]
+                    ]
                 else:
                     change.turns_appended = list(v1_ids)
                 newest = max(newest, epoch + sizes.append_turns - 1)
@@ -909,13 +937,19 @@ class FakeScenario:
                     change.sessions_added.append(f"{agent}/{key}")
                     touched.append((agent, key))
                     if sizes.append_events:
-                        change.events_of_new_sessions += server.add_vectara_events(agent, key, sizes.append_events, created_at=now)
+                        change.events_of_new_sessions += server.add_vectara_events(
+                            agent, key, sizes.append_events, created_at=now
+                        )
             sessions = [session for agent in self._agents() for session in server.vectara_sessions(agent)]
             old = self._oldest(sessions, "created_at", inside_lookback, now)
             if old is not None and sizes.append_events:
                 change.old_session = f"{old['agent_key']}/{old['key']}"
-                change.old_session_created = _moment_text(datetime.fromtimestamp(seconds_of(old["created_at"]), timezone.utc))
-                change.events_appended = server.add_vectara_events(old["agent_key"], old["key"], sizes.append_events, created_at=now)
+                change.old_session_created = _moment_text(
+                    datetime.fromtimestamp(seconds_of(old["created_at"]), timezone.utc)
+                )
+                change.events_appended = server.add_vectara_events(
+                    old["agent_key"], old["key"], sizes.append_events, created_at=now
+                )
                 touched.append((old["agent_key"], old["key"]))
             for agent, key in touched:  # events are 1 ms apart, after the session's last one
                 events = server.vectara_events(agent, key)
@@ -926,10 +960,13 @@ class FakeScenario:
         return change
 
     @staticmethod
-    def _oldest(records: Iterable[Mapping[str, Any]], cursor: str, since: float, now: float) -> Optional[Mapping[str, Any]]:
+    def _oldest(
+        records: Iterable[Mapping[str, Any]], cursor: str, since: float, now: float
+    ) -> Optional[Mapping[str, Any]]:
         """The oldest record made after ``since`` and at least an hour before ``now`` (else the oldest after ``since``)."""
         inside = sorted(
-            (r for r in records if (seconds_of(r.get(cursor)) or 0.0) >= since), key=lambda r: seconds_of(r.get(cursor)) or 0.0
+            (r for r in records if (seconds_of(r.get(cursor)) or 0.0) >= since),
+            key=lambda r: seconds_of(r.get(cursor)) or 0.0,
         )
         settled = [r for r in inside if (seconds_of(r.get(cursor)) or 0.0) <= now - 3600]
         return (settled or inside or [None])[0]
