@@ -12,7 +12,11 @@ module checks the Dockerfile against the repository, then does what its build do
    `pip install .` in the Dockerfile),
 4. runs that virtualenv's console script, from a folder outside the checkout, as the image's
    ENTRYPOINT would run: `spec`, `check --config`, `discover --config`, `read --config --catalog`
-   against the fake API server.
+   against the fake API server, for both generations of the vendors' APIs (PolyAI v3 with Vectara v2
+   and the Agents API, PolyAI v1 with Vectara REST v1).
+
+The connector is `manifest.yaml` plus `components.py` (schemas are inline in the manifest), so the
+wheel must carry both as package data, and nothing from the test code.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from fake_api import FakeApiServer
-from integration_tests.harness import configured_catalog, parse_messages
+from fake_api import ALL_PROJECTS, FakeApiServer
+from source_conversations import registry
+from test_support import leaks
+from test_support.configs import connector_config
+from test_support.harness import configured_catalog, parse_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -156,7 +163,9 @@ def test_base_image_is_python_3_11_slim_as_metadata_declares() -> None:
     froms = _of(INSTRUCTIONS, "FROM")
     assert len(froms) == 1, "one stage"
     image = froms[0].split()[0]
-    assert re.fullmatch(r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-[a-z]+)?@sha256:[0-9a-f]{64}", image), image
+    assert re.fullmatch(r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-[a-z]+)?@sha256:[0-9a-f]{64}", image), (
+        image
+    )
     declared = METADATA_DATA["connectorBuildOptions"]["baseImage"]
     # Airbyte's metadata validator splits baseImage into <image>:<tag>@<sha> and refuses anything else.
     assert re.fullmatch(r"[^:@\s]+:[^:@\s]+@sha256:[0-9a-f]{64}", declared), declared
@@ -207,14 +216,15 @@ def test_every_copied_file_exists_and_the_copies_hold_what_the_build_needs() -> 
 def test_runs_as_a_non_root_user_created_in_the_image() -> None:
     users = _of(INSTRUCTIONS, "USER")
     assert users, "no USER: the connector would run as root"
-    user = users[-1].split(":")[0]
-    assert user not in ROOT_USERS
+    user, _, group = users[-1].partition(":")
+    assert user not in ROOT_USERS and group not in ROOT_USERS
+    # Kubernetes' runAsNonRoot can verify only a numeric user; a name would keep the pod from starting.
+    assert user.isdigit(), f"USER {users[-1]}: give the numeric uid"
     keywords = [instruction.keyword for instruction in INSTRUCTIONS]
     last_user = len(keywords) - 1 - keywords[::-1].index("USER")
     assert "RUN" not in keywords[last_user:], "install steps after USER would run without root"
-    if not user.isdigit():
-        runs = " ".join(_of(INSTRUCTIONS, "RUN"))
-        assert re.search(rf"(useradd|adduser)\b[^&;]*\b{re.escape(user)}\b", runs), f"user {user} is never created"
+    runs = " ".join(_of(INSTRUCTIONS, "RUN"))
+    assert re.search(rf"(useradd|adduser)\b[^&;]*--uid {user}\b", runs), f"no user with uid {user} is created"
 
 
 def test_labels_name_the_image_metadata_publishes() -> None:
@@ -222,7 +232,11 @@ def test_labels_name_the_image_metadata_publishes() -> None:
     for arguments in _of(INSTRUCTIONS, "LABEL"):
         labels.update(_key_values(arguments))
     assert labels.get("io.airbyte.name") == METADATA_DATA["dockerRepository"]
-    assert "io.airbyte.version" in labels  # its value is checked in unit_tests/test_docs_and_metadata.py
+    assert labels.get("io.airbyte.version") == METADATA_DATA["dockerImageTag"]
+    assert labels.get("org.opencontainers.image.title") == METADATA_DATA["name"]
+    assert labels.get("org.opencontainers.image.licenses") == METADATA_DATA["license"]
+    repository = re.match(r"https://github\.com/[^/]+/[^/]+", METADATA_DATA["documentationUrl"])
+    assert repository and labels.get("org.opencontainers.image.source") == repository.group(0)
 
 
 # ---- Build and run the package as the image would ----
@@ -259,7 +273,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledCon
     seconds: dict[str, float] = {}
 
     started = time.monotonic()
-    built = _run([sys.executable, "-m", "pip", "wheel", str(context), "--no-deps", "-w", str(base / "dist"), "-q"], base, 300)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", str(context), "--no-deps", "-w", str(base / "dist"), "-q"], base, 300
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (base / "dist").glob("*.whl")
     seconds["wheel"] = time.monotonic() - started
@@ -277,7 +293,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledCon
 
     started = time.monotonic()
     install = _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-compile", "--disable-pip-version-check", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "-q",
+            str(wheel),
+        ],
         base,
         540,
     )
@@ -292,12 +319,26 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledCon
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer(polyai_count=120, vectara_count=90, in_progress_count=0) as server:
+    """Two PolyAI projects, Vectara conversations (v1) and chats (v2), two agents; nothing in progress."""
+    with FakeApiServer(
+        polyai_projects={"PROJECT-9d2e7b41": 120, "PROJECT-image-b": 60},
+        vectara_count=90,
+        in_progress_count=0,
+        vectara_agent_count=2,
+        vectara_sessions_per_agent=6,
+        vectara_events_per_session=8,
+    ) as server:
         yield server
+
+
+VERSIONS = pytest.mark.parametrize(
+    "versions", [("v3", "v2"), ("v1", "v1")], ids=["polyai-v3-vectara-v2", "polyai-v1-vectara-v1"]
+)
 
 
 def _connector(installed: InstalledConnector, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     completed = _run([str(installed.script), *args], installed.workdir, 180)
+    leaks.record_output(f"installed source-conversations {args[0]}", completed.stdout + completed.stderr)
     return completed, list(parse_messages(completed.stdout))
 
 
@@ -307,42 +348,76 @@ def _write(installed: InstalledConnector, name: str, payload: Any) -> str:
     return str(path)
 
 
-def _config(api: FakeApiServer) -> dict:
-    config = api.config(auth="oauth2")  # the custom OAuth component must load from the installed package
+def _config(api: FakeApiServer, versions: tuple[str, str]) -> dict:
+    # OAuth for Vectara: the custom authenticator of components.py must load from the installed package.
+    config = connector_config(api, polyai_version=versions[0], vectara_version=versions[1], auth="oauth2")
     config["polyai"]["page_size"] = 50
     config["vectara"]["page_size"] = 40
     return config
 
 
+def _ground_truth(api: FakeApiServer) -> dict[str, list[str]]:
+    """Every record id the API serves, by stream, joined as `ConnectorRun.ids` joins primary keys."""
+    polyai = api.polyai_records(in_progress=False, project_id=ALL_PROJECTS)
+    agents = api.vectara_agent_keys()
+    return {
+        "polyai_conversations": [f"{record['project_id']}/{record['id']}" for record in polyai],
+        "vectara_conversations": api.vectara_ids(),
+        "vectara_turns": api.vectara_turn_ids("v1"),
+        "vectara_chats": api.vectara_chat_ids(),
+        "vectara_chat_turns": api.vectara_turn_ids("v2"),
+        "vectara_agent_sessions": [f"{agent}/{key}" for agent in agents for key in api.vectara_session_keys(agent)],
+        "vectara_agent_events": [
+            event
+            for agent in agents
+            for key in api.vectara_session_keys(agent)
+            for event in api.vectara_event_ids(agent, key)
+        ],
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_wheel_holds_the_manifest_schemas_and_the_console_script(installed: InstalledConnector) -> None:
+def test_wheel_holds_the_manifest_and_components_and_the_console_script(installed: InstalledConnector) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
         entry_points = next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
         scripts = wheel.read(entry_points).decode()
-    assert "source_conversations/manifest.yaml" in names
-    assert {"source_conversations/schemas/polyai_conversations.json", "source_conversations/schemas/vectara_conversations.json"} <= names
+        packaged_components = wheel.read("source_conversations/components.py").decode()
+    assert {"source_conversations/manifest.yaml", "source_conversations/components.py"} <= names
+    assert packaged_components == (ROOT / "source_conversations" / "components.py").read_text(encoding="utf-8")
+    assert not [name for name in names if "/schemas/" in name], "schemas are inline in the manifest"
+    top_level = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
+    assert top_level == {"source_conversations"}, f"the wheel ships more than the connector: {sorted(top_level)}"
     entrypoint = _exec_form(_of(INSTRUCTIONS, "ENTRYPOINT")[0])[0]
     assert re.search(rf"^{re.escape(entrypoint)} = {re.escape(console_scripts()[entrypoint])}$", scripts, re.MULTILINE)
-    located = _run([str(installed.python), "-c", "import source_conversations; print(source_conversations.__file__)"], installed.workdir, 60)
+    located = _run(
+        [str(installed.python), "-c", "import source_conversations; print(source_conversations.__file__)"],
+        installed.workdir,
+        60,
+    )
     assert located.stdout.strip().startswith(str(installed.python.parents[1])), "imported from outside the venv"
     print(f"timings: {installed.seconds}")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_installed_console_script_spec(installed: InstalledConnector) -> None:
+def test_installed_console_script_spec_is_the_manifests(installed: InstalledConnector) -> None:
     completed, messages = _connector(installed, "spec")
     assert completed.returncode == 0, completed.stderr[-3000:]
     (spec,) = [message["spec"] for message in messages if message["type"] == "SPEC"]
-    assert set(spec["connectionSpecification"]["properties"]) >= {"polyai", "vectara", "start_date"}
+    manifest = yaml.safe_load((ROOT / "source_conversations" / "manifest.yaml").read_text(encoding="utf-8"))
+    assert spec["connectionSpecification"] == manifest["spec"]["connection_specification"]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_installed_console_script_check_and_discover(installed: InstalledConnector, api: FakeApiServer) -> None:
-    config = _write(installed, "config.json", _config(api))
+@VERSIONS
+def test_installed_console_script_check_and_discover(
+    installed: InstalledConnector, api: FakeApiServer, versions: tuple[str, str]
+) -> None:
+    config_dict = _config(api, versions)
+    config = _write(installed, "config.json", config_dict)
     completed, messages = _connector(installed, "check", "--config", config)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"] == [{"status": "SUCCEEDED"}]
@@ -350,23 +425,32 @@ def test_installed_console_script_check_and_discover(installed: InstalledConnect
     completed, messages = _connector(installed, "discover", "--config", config)
     assert completed.returncode == 0, completed.stderr[-3000:]
     (catalog,) = [message["catalog"] for message in messages if message["type"] == "CATALOG"]
-    assert sorted(stream["name"] for stream in catalog["streams"]) == ["polyai_conversations", "vectara_conversations"]
+    assert tuple(stream["name"] for stream in catalog["streams"]) == registry.streams_for(config_dict)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_installed_console_script_reads_every_record(installed: InstalledConnector, api: FakeApiServer) -> None:
-    config = _write(installed, "config.json", _config(api))
-    catalog = _write(installed, "catalog.json", configured_catalog())
+@VERSIONS
+def test_installed_console_script_reads_every_record(
+    installed: InstalledConnector, api: FakeApiServer, versions: tuple[str, str]
+) -> None:
+    config_dict = _config(api, versions)
+    streams = registry.streams_for(config_dict)
+    config = _write(installed, "config.json", config_dict)
+    catalog = _write(installed, "catalog.json", configured_catalog(streams))
     completed, messages = _connector(installed, "read", "--config", config, "--catalog", catalog)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    ids: dict[str, list[str]] = {"polyai_conversations": [], "vectara_conversations": []}
+    ids: dict[str, list[str]] = {stream: [] for stream in streams}
     for message in messages:
         if message["type"] == "RECORD":
-            ids[message["record"]["stream"]].append(message["record"]["data"]["id"])
-    assert sorted(ids["polyai_conversations"]) == sorted(api.polyai_ids(in_progress=False))
-    assert sorted(ids["vectara_conversations"]) == sorted(api.vectara_ids())
+            record = message["record"]
+            keys = registry.stream(record["stream"]).primary_key
+            ids[record["stream"]].append("/".join(str(record["data"].get(key)) for key in keys))
+    truth = _ground_truth(api)
+    for stream in streams:
+        assert truth[stream], f"the fake serves no {stream}: the test would prove nothing"
+        assert sorted(set(ids[stream])) == sorted(truth[stream]), stream
     states = {m["state"]["stream"]["stream_descriptor"]["name"] for m in messages if m["type"] == "STATE"}
-    assert states == set(ids)
-    secret = api.config(auth="oauth2")["vectara"]["credentials"]["client_secret"]
+    assert states == set(streams)
+    secret = config_dict["vectara"]["credentials"]["client_secret"]
     assert secret not in completed.stdout + completed.stderr

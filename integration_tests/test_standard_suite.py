@@ -2,9 +2,12 @@
 
 `SourceTestSuiteBase` reads `acceptance-test-config.yml` and runs, per config listed there: `spec`
 (plus the credential-free spec lint), `check` against the declared status, the config against the
-spec, `discover` with the catalog checks, a full-refresh `read` whose records are validated against
-the stream schemas, a `read` with a malformed catalog that must fail, and, for every `check`, that
-no secret of the config appears in the output.
+spec, `discover` with the catalog checks, a full-refresh `read` of the config's catalog whose records
+are validated against the stream schemas (every stream must return records), a `read` with a
+malformed catalog that must fail, and, for every `check`, that no secret of the config appears in
+the output. The configs: `sample_config.json` (PolyAI v3 with two projects, Vectara v2 chats and the
+Agents API), `sample_config_v1.json` (PolyAI v1, Vectara REST v1), so every stream of the manifest
+is read and schema-checked, and `invalid_config.json` (wrong keys: `check` must fail).
 
 How this module adapts the suite to this repository:
 
@@ -15,7 +18,9 @@ How this module adapts the suite to this repository:
 * A config runs only the commands of the sections that list it, and the base class turns every
   other (test, config) pair into a skip. `pytest_generate_tests` below leaves those pairs out
   instead, so every test collected here runs, and a skip always means something.
-* The image tests need a Docker engine. They are skipped, with the reason, when none answers.
+* The image tests need a Docker engine. They are skipped, with the reason, when none answers (there
+  is none on the development machines of this repository); test_docker_contract.py checks the image's
+  contract without one.
 * The CDK's `image_tests` and `requires_creds` markers are listed in pytest.ini, which runs with
   `--strict-markers`.
 
@@ -31,22 +36,22 @@ from typing import Any, Iterator, Literal
 
 import pytest
 import yaml
-
-from boltons.typeutils import classproperty
-
-from integration_tests.fixtures_standard import acceptance_server
-
 from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from airbyte_cdk.test.standard_tests._job_runner import IConnector
 from airbyte_cdk.test.standard_tests.pytest_hooks import _scenario_test_ids
+from boltons.typeutils import classproperty
 
+from integration_tests.fixtures_standard import acceptance_server
 from source_conversations.source import SourceConversations
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPTANCE_TEST_CONFIG = ROOT / "integration_tests" / "acceptance-test-config.yml"
 
-NO_DOCKER_REASON = "needs a Docker engine; none on this machine"
+NO_DOCKER_REASON = (
+    "needs a Docker engine, and `docker info` does not answer on this machine; "
+    "integration_tests/test_docker_contract.py checks the image's contract without one"
+)
 
 
 def _docker_engine_answers() -> bool:
@@ -200,9 +205,7 @@ class TestSourceConversationsStandardSuite(SourceTestSuiteBase):
     def test_docker_image_spec_backward_compatibility(
         self, connector_image_override: str | None, connector_base_image_override: str | None
     ) -> None:
-        super().test_docker_image_spec_backward_compatibility(
-            connector_image_override, connector_base_image_override
-        )
+        super().test_docker_image_spec_backward_compatibility(connector_image_override, connector_base_image_override)
 
     @needs_docker_engine
     @pytest.mark.image_tests
@@ -234,9 +237,7 @@ class TestSourceConversationsStandardSuite(SourceTestSuiteBase):
         connector_image_override: str | None,
         connector_base_image_override: str | None,
     ) -> None:
-        super().test_docker_image_build_and_discover(
-            scenario, connector_image_override, connector_base_image_override
-        )
+        super().test_docker_image_build_and_discover(scenario, connector_image_override, connector_base_image_override)
 
     @needs_docker_engine
     @pytest.mark.image_tests
