@@ -20,6 +20,10 @@ from test_support import leaks
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 2000
 WORKERS = (2, 8)
+ARGUMENTS = (
+    f"--runs 1 --records {RECORDS} --skip-startup --scale 0.02 --latency-ms 10 --bandwidth-mbps 100 "
+    f"--workers {','.join(map(str, WORKERS))}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +35,26 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[su
     leaks.register_secret(DEFAULT_POLYAI_API_KEY, DEFAULT_VECTARA_API_KEY, DEFAULT_VECTARA_QUERY_API_KEY)
     completed = subprocess.run(
         [
-            sys.executable, "-m", "benchmark",
-            "--runs", "1", "--scale", "0.02", "--latency-ms", "10", "--bandwidth-mbps", "100",
-            "--workers", ",".join(map(str, WORKERS)),
-            "--records", str(RECORDS), "--skip-startup",
-            "--json", str(results), "--workdir", str(tmp_path / "work"),
+            sys.executable,
+            "-m",
+            "benchmark",
+            *ARGUMENTS.split(),
+            "--json",
+            str(results),
+            "--workdir",
+            str(tmp_path / "w"),
         ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=540,
     )
     leaks.record_output("python -m benchmark", completed.stdout + completed.stderr)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-5000:]
     yield completed, json.loads(results.read_text())
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_given_small_latency_when_benchmark_runs_then_every_scenario_reads_exact_keys_with_fewest_requests(
     benchmark_run: tuple[subprocess.CompletedProcess, Any],
 ) -> None:
@@ -65,7 +72,7 @@ def test_given_small_latency_when_benchmark_runs_then_every_scenario_reads_exact
             assert 1 <= run["max_in_flight"] <= (run["workers"] or 1), where
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_given_small_size_when_benchmark_runs_in_cpu_mode_then_every_stream_reads_exact_keys_with_fewest_requests(
     benchmark_run: tuple[subprocess.CompletedProcess, Any],
 ) -> None:
@@ -83,7 +90,7 @@ def test_given_small_size_when_benchmark_runs_in_cpu_mode_then_every_stream_read
     assert sparse["requests"] == sparse["minimum"] <= sparse["allowance"]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_given_both_modes_when_benchmark_runs_then_latency_sweep_and_cpu_tables_are_printed(
     benchmark_run: tuple[subprocess.CompletedProcess, Any],
 ) -> None:

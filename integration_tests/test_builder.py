@@ -39,7 +39,9 @@ def test_given_the_manifest_when_resolved_by_the_builder_then_every_stream_and_t
 def test_given_a_recent_start_date_when_test_read_then_every_stream_shows_records(server, tmp_path, versions):
     # The Builder reads only the first few slices and pages: a start date just before the data puts
     # records in the first window of each PolyAI project.
-    config = connector_config(server, start_date=utc(DATA_END - 6 * 3600), polyai_version=versions[0], vectara_version=versions[1])
+    config = connector_config(
+        server, start_date=utc(DATA_END - 6 * 3600), polyai_version=versions[0], vectara_version=versions[1]
+    )
     config["polyai"]["window_days"] = 1
     for stream in registry.streams_for(config):
         run = run_builder(

@@ -36,7 +36,10 @@ def test_given_spec_when_run_then_it_is_the_manifests_with_every_secret_marked(w
     polyai_key = spec["properties"]["polyai"]["properties"]["api_key"]
     assert polyai_key["airbyte_secret"] is True
     vectara_forms = spec["properties"]["vectara"]["properties"]["credentials"]["oneOf"]
-    assert [form["properties"].get("api_key", form["properties"].get("client_secret"))["airbyte_secret"] for form in vectara_forms] == [True, True]
+    assert [
+        form["properties"].get("api_key", form["properties"].get("client_secret"))["airbyte_secret"]
+        for form in vectara_forms
+    ] == [True, True]
 
 
 @pytest.mark.parametrize("versions", [("v3", "v2"), ("v1", "v1")], ids=["v3-v2", "v1-v1"])
@@ -60,7 +63,9 @@ def test_given_one_project_that_does_not_exist_when_check_then_it_names_that_pro
     config["polyai"]["project_ids"] = [*server.polyai_project_ids, "PROJECT-missing", "PROJECT-gone"]
     status = run_connector("check", workdir, config).connection_status
     assert status["status"] == "FAILED"
-    assert "PolyAI project 'PROJECT-missing'" in status["message"] and "PolyAI project 'PROJECT-gone'" in status["message"]
+    assert (
+        "PolyAI project 'PROJECT-missing'" in status["message"] and "PolyAI project 'PROJECT-gone'" in status["message"]
+    )
     assert "PROJECT_NOT_FOUND" in status["message"]
     assert "PROJECT-alpha" not in status["message"]
 
@@ -73,10 +78,15 @@ def test_given_one_project_that_does_not_exist_when_check_then_it_names_that_pro
         ({"polyai": {"api_version": "v1", "channels": ["WEBCHAT"]}}, "`polyai.channels` is v3 only"),
         ({"polyai": {"api_version": "v1", "include_latency": True}}, "`polyai.include_latency` is v3 only"),
         ({"vectara": {"api_version": "v1"}}, "`vectara.customer_id` is required with api_version v1"),
-        ({"polyai": {"variant_id": "VARIANT-1", "variant_name": "Main line"}}, "`polyai.variant_id` and `polyai.variant_name`"),
+        (
+            {"polyai": {"variant_id": "VARIANT-1", "variant_name": "Main line"}},
+            "`polyai.variant_id` and `polyai.variant_name`",
+        ),
     ],
 )
-def test_given_an_invalid_combination_when_check_discover_and_read_then_each_fails_naming_the_field(server, workdir, change, named):
+def test_given_an_invalid_combination_when_check_discover_and_read_then_each_fails_naming_the_field(
+    server, workdir, change, named
+):
     config = connector_config(server, START)
     for provider, values in change.items():
         config[provider].update(values)
@@ -103,11 +113,19 @@ def test_given_an_unreadable_config_file_when_run_then_one_config_error_trace(wo
     "config_of, expected",
     [
         (lambda s: connector_config(s, START, vectara_version=None), ("polyai_conversations",)),
-        (lambda s: connector_config(s, START, polyai_version=None), ("vectara_chats", "vectara_chat_turns", "vectara_agent_sessions", "vectara_agent_events")),
-        (lambda s: connector_config(s, START, polyai_version=None, vectara_version="v1"), ("vectara_conversations", "vectara_turns")),
+        (
+            lambda s: connector_config(s, START, polyai_version=None),
+            ("vectara_chats", "vectara_chat_turns", "vectara_agent_sessions", "vectara_agent_events"),
+        ),
+        (
+            lambda s: connector_config(s, START, polyai_version=None, vectara_version="v1"),
+            ("vectara_conversations", "vectara_turns"),
+        ),
     ],
 )
-def test_given_one_provider_when_discover_then_only_its_streams_with_their_keys_and_cursors(server, workdir, config_of, expected):
+def test_given_one_provider_when_discover_then_only_its_streams_with_their_keys_and_cursors(
+    server, workdir, config_of, expected
+):
     catalog = run_connector("discover", workdir, config_of(server)).of_type("CATALOG")[0]["catalog"]["streams"]
     assert tuple(stream["name"] for stream in catalog) == expected
     for stream in catalog:
@@ -123,14 +141,18 @@ def test_given_one_provider_when_discover_then_only_its_streams_with_their_keys_
 
 
 def test_given_v3_and_three_projects_when_read_then_every_request_is_v3_paged_by_cursor_at_the_minimum_count(workdir):
-    with FakeApiServer(polyai_projects={"PROJECT-a": 230, "PROJECT-b": 120, "PROJECT-c": 15}, polyai_spacing_seconds=600) as server:
+    with FakeApiServer(
+        polyai_projects={"PROJECT-a": 230, "PROJECT-b": 120, "PROJECT-c": 15}, polyai_spacing_seconds=600
+    ) as server:
         config = connector_config(server, days_ago(5), vectara_version=None)
         config["polyai"].update(page_size=50, window_days=1)
         run = read(workdir, config, ["polyai_conversations"])
         entries = server.requests.entries("polyai")
     for project in server.polyai_project_ids:
         expected = server.polyai_ids(project_id=project, in_progress=False)
-        assert sorted(i.split("/", 1)[1] for i in run.ids("polyai_conversations") if i.startswith(project + "/")) == sorted(expected)
+        assert sorted(
+            i.split("/", 1)[1] for i in run.ids("polyai_conversations") if i.startswith(project + "/")
+        ) == sorted(expected)
     assert all(entry.path.startswith("/v3/") for entry in entries)
     pages = [entry for entry in entries if "in_progress" not in entry.query]
     assert not any("offset" in entry.query for entry in pages)
@@ -140,19 +162,26 @@ def test_given_v3_and_three_projects_when_read_then_every_request_is_v3_paged_by
     assert len(probes) == 3, "one in-progress probe per project"
     by_window = {}
     for entry in pages:
-        by_window.setdefault((entry.path.split("/")[3], entry.query["start_time"], entry.query["end_time"]), []).append(entry)
+        by_window.setdefault((entry.path.split("/")[3], entry.query["start_time"], entry.query["end_time"]), []).append(
+            entry
+        )
     for (project, start, end), requests in by_window.items():
         rows = len(server.polyai_ids(start, end, project_id=project, in_progress=None))
         assert len(requests) == max(1, math.ceil(rows / 50)), (project, start, rows)
 
 
-def test_given_a_project_added_later_when_synced_then_it_starts_at_the_start_date_and_the_others_resume(server, workdir):
+def test_given_a_project_added_later_when_synced_then_it_starts_at_the_start_date_and_the_others_resume(
+    server, workdir
+):
     config = connector_config(server, START, vectara_version=None)
     first_projects = server.polyai_project_ids[:2]
     config["polyai"]["project_ids"] = list(first_projects)
     first = read(workdir / "1", config, ["polyai_conversations"])
     assert {i.split("/")[0] for i in first.ids("polyai_conversations")} == set(first_projects)
-    saved = {entry["partition"]["project_id"]: entry["cursor"]["started_at"] for entry in first.stream_states("polyai_conversations")[-1]["states"]}
+    saved = {
+        entry["partition"]["project_id"]: entry["cursor"]["started_at"]
+        for entry in first.stream_states("polyai_conversations")[-1]["states"]
+    }
 
     server.finish_polyai_in_progress()
     added = server.add_polyai(1, project_id=first_projects[0], started_at=time.time() - 480)
@@ -164,14 +193,18 @@ def test_given_a_project_added_later_when_synced_then_it_starts_at_the_start_dat
     assert sorted(from_new) == sorted(server.polyai_ids(project_id=new_project, in_progress=False))
     resumed = [r for r in second.records("polyai_conversations") if r["project_id"] != new_project]
     assert added[0] in {r["id"] for r in resumed}
-    assert all(r["started_at"].replace("+00:00", "Z") >= saved[r["project_id"]][:19] for r in resumed), "resumed from state"
+    assert all(r["started_at"].replace("+00:00", "Z") >= saved[r["project_id"]][:19] for r in resumed), (
+        "resumed from state"
+    )
 
 
 def test_given_a_project_removed_when_synced_then_it_is_not_read(server, workdir):
     config = connector_config(server, START, vectara_version=None)
     config["polyai"]["project_ids"] = server.polyai_project_ids[:1]
     read(workdir, config, ["polyai_conversations"])
-    assert {entry.path.split("/")[3] for entry in server.requests.entries("polyai")} == set(server.polyai_project_ids[:1])
+    assert {entry.path.split("/")[3] for entry in server.requests.entries("polyai")} == set(
+        server.polyai_project_ids[:1]
+    )
 
 
 def test_given_channels_and_latency_when_read_then_only_those_channels_with_turn_latency(server, workdir):
@@ -192,7 +225,9 @@ def test_given_v1_when_read_then_it_pages_by_offset_and_sends_nulls_as_the_api_d
     entries = [entry for entry in server.requests.entries("polyai") if "in_progress" not in entry.query]
     assert all(entry.path.startswith("/v1/") for entry in entries)
     assert any("offset" in entry.query for entry in entries) and not any("cursor" in entry.query for entry in entries)
-    assert len(run.ids("polyai_conversations")) == sum(len(server.polyai_ids(project_id=p, in_progress=False)) for p in server.polyai_project_ids)
+    assert len(run.ids("polyai_conversations")) == sum(
+        len(server.polyai_ids(project_id=p, in_progress=False)) for p in server.polyai_project_ids
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,7 +244,9 @@ def appended(server: FakeApiServer, version: str, conversation_id: str, n: int) 
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_given_turns_appended_inside_and_outside_the_lookback_when_synced_again_then_those_inside_arrive(workdir, version):
+def test_given_turns_appended_inside_and_outside_the_lookback_when_synced_again_then_those_inside_arrive(
+    workdir, version
+):
     now = int(time.time())
     with FakeApiServer(vectara_count=60, vectara_spacing_seconds=86400, vectara_end=now - 600) as server:
         config = connector_config(server, days_ago(90), polyai_version=None, vectara_version=version)
@@ -229,7 +266,9 @@ def test_given_turns_appended_inside_and_outside_the_lookback_when_synced_again_
     assert len(ids) <= len(appended_recent) + 2, "few old turns are sent again"
 
 
-def test_given_events_appended_to_an_old_session_and_a_deleted_session_when_synced_again_then_events_arrive_without_error(server, workdir):
+def test_given_events_appended_to_an_old_session_and_a_deleted_session_when_synced_again_then_events_arrive_without_error(
+    server, workdir
+):
     config = connector_config(server, START, polyai_version=None)
     streams = ["vectara_agent_sessions", "vectara_agent_events"]
     first = read(workdir / "1", config, streams)

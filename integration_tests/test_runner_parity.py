@@ -38,9 +38,7 @@ def fake() -> FakeApiServer:
 
 def sync(runner: str, workdir: Path, config: dict, streams, state=None, mode: str = "incremental") -> ConnectorRun:
     kind, env = RUNNERS[runner]
-    run = run_connector(
-        "read", workdir, config, configured_catalog(streams, mode), state, runner=kind, env=env
-    )
+    run = run_connector("read", workdir, config, configured_catalog(streams, mode), state, runner=kind, env=env)
     assert run.returncode == 0, run.output[-3000:]
     assert run.errors() == []
     return run
@@ -65,7 +63,9 @@ def truth(server: FakeApiServer, streams) -> Dict[str, List[str]]:
         elif name == "vectara_chat_turns":
             expected[name] = server.vectara_turn_ids("v2")
         elif name == "vectara_agent_sessions":
-            expected[name] = [f"{agent}/{key}" for agent in server.vectara_agent_keys() for key in server.vectara_session_keys(agent)]
+            expected[name] = [
+                f"{agent}/{key}" for agent in server.vectara_agent_keys() for key in server.vectara_session_keys(agent)
+            ]
         elif name == "vectara_agent_events":
             expected[name] = [
                 event["id"]
@@ -108,7 +108,9 @@ def full_refresh(tmp_path_factory) -> Dict[Tuple[str, str], Tuple[ConnectorRun, 
 
 @pytest.mark.parametrize("versions", ["v2", "v1"])
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
-def test_given_each_runner_when_full_refresh_then_every_stream_delivers_exactly_the_fakes_records(full_refresh, runner, versions):
+def test_given_each_runner_when_full_refresh_then_every_stream_delivers_exactly_the_fakes_records(
+    full_refresh, runner, versions
+):
     run, expected = full_refresh[(runner, versions)]
     for stream, ids in expected.items():
         assert sorted(set(run.ids(stream))) == sorted(ids), stream
@@ -136,11 +138,15 @@ def test_given_the_extras_when_records_hold_nulls_then_only_the_console_script_k
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
-def test_given_conversations_in_progress_when_they_finish_between_syncs_then_the_next_sync_delivers_them_per_project(tmp_path, runner):
+def test_given_conversations_in_progress_when_they_finish_between_syncs_then_the_next_sync_delivers_them_per_project(
+    tmp_path, runner
+):
     with fake() as server:
         config = connector_config(server, start_date=START, vectara_version=None)
         config["polyai"]["window_days"] = 7
-        held = {project: server.polyai_ids(project_id=project, in_progress=True) for project in server.polyai_project_ids}
+        held = {
+            project: server.polyai_ids(project_id=project, in_progress=True) for project in server.polyai_project_ids
+        }
         assert sum(map(len, held.values())) >= 2, "the fake has live conversations in progress"
         first = sync(runner, tmp_path / "first", config, ["polyai_conversations"])
         delivered = set(first.ids("polyai_conversations"))
@@ -148,7 +154,10 @@ def test_given_conversations_in_progress_when_they_finish_between_syncs_then_the
         assert all(record["in_progress"] is False for record in first.records("polyai_conversations"))
 
         server.finish_polyai_in_progress()
-        new = {project: server.add_polyai(2, project_id=project, started_at=time.time() - 900) for project in server.polyai_project_ids}
+        new = {
+            project: server.add_polyai(2, project_id=project, started_at=time.time() - 900)
+            for project in server.polyai_project_ids
+        }
         second = sync(runner, tmp_path / "second", config, ["polyai_conversations"], state=first.last_states())
 
         arrived = set(second.ids("polyai_conversations"))
@@ -210,7 +219,9 @@ def test_given_components_that_import_the_package_when_run_by_the_manifest_runne
     with fake() as server:
         body = injected(connector_config(server))
         body["__injected_components_py"] = "import source_conversations\n" + body["__injected_components_py"]
-        body["__injected_components_py_checksums"] = {"md5": hashlib.md5(body["__injected_components_py"].encode()).hexdigest()}
+        body["__injected_components_py_checksums"] = {
+            "md5": hashlib.md5(body["__injected_components_py"].encode()).hexdigest()
+        }
         run = run_connector("check", tmp_path, body, runner="manifest", inject=False)
     assert run.returncode != 0
     assert "source_conversations" in run.output

@@ -32,9 +32,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
@@ -63,6 +60,8 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -189,7 +188,7 @@ def _polyai_problems(polyai: Any, explicit: Mapping[str, Any]) -> List[str]:
             problems.append(f"`polyai.{name}` is required: copy it from PolyAI Agent Studio.")
     projects = polyai.get("project_ids")
     if not isinstance(projects, list) or not projects or not all(isinstance(p, str) and p.strip() for p in projects):
-        problems.append("`polyai.project_ids` needs at least one project ID or slug, like [\"PROJECT-a1b2c3d4\"].")
+        problems.append('`polyai.project_ids` needs at least one project ID or slug, like ["PROJECT-a1b2c3d4"].')
     elif len(set(projects)) != len(projects):
         problems.append("`polyai.project_ids` lists a project twice; list each project once.")
     _one_of(problems, polyai, "polyai.region", ("us-1", "uk-1", "euw-1"))
@@ -205,7 +204,9 @@ def _polyai_problems(polyai: Any, explicit: Mapping[str, Any]) -> List[str]:
     _integer(problems, polyai, "window_days", 1, 3650, "polyai.")
     _integer(problems, polyai, "in_progress_max_hours", 1, 720, "polyai.")
     if version == "v3" and polyai.get("include_context_state"):
-        problems.append("`polyai.include_context_state` is v1 only: v3 removed it. Set it to false, or use api_version v1.")
+        problems.append(
+            "`polyai.include_context_state` is v1 only: v3 removed it. Set it to false, or use api_version v1."
+        )
     if version == "v1":
         if explicit.get("channels"):
             problems.append("`polyai.channels` is v3 only. Clear it, or use api_version v3.")
@@ -213,7 +214,7 @@ def _polyai_problems(polyai: Any, explicit: Mapping[str, Any]) -> List[str]:
             problems.append("`polyai.include_latency` is v3 only. Set it to false, or use api_version v3.")
     channels = polyai.get("channels")
     if channels is not None and (not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels)):
-        problems.append("`polyai.channels` must be a list of channel names, like [\"VOICE-SIP\", \"WEBCHAT\"].")
+        problems.append('`polyai.channels` must be a list of channel names, like ["VOICE-SIP", "WEBCHAT"].')
     return problems
 
 
@@ -251,7 +252,7 @@ def _vectara_problems(vectara: Any, explicit: Mapping[str, Any]) -> List[str]:
                 problems.append(f"`vectara.{name}` is v2 only (the Agents API). Clear it, or use api_version v2.")
     keys = vectara.get("agent_keys")
     if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)):
-        problems.append("`vectara.agent_keys` must be a list of agent keys, like [\"agt_support\"].")
+        problems.append('`vectara.agent_keys` must be a list of agent keys, like ["agt_support"].')
     return problems
 
 
@@ -870,7 +871,9 @@ class StateCheck(StateMigration):
 
     def _entries_ok(self, entries: Any) -> bool:
         return isinstance(entries, list) and all(
-            isinstance(entry, Mapping) and isinstance(entry.get("partition"), Mapping) and self._cursor_ok(entry.get("cursor"))
+            isinstance(entry, Mapping)
+            and isinstance(entry.get("partition"), Mapping)
+            and self._cursor_ok(entry.get("cursor"))
             for entry in entries
         )
 
@@ -878,7 +881,11 @@ class StateCheck(StateMigration):
         return isinstance(cursor, Mapping) and to_seconds(cursor.get(self.cursor_field)) is not None
 
     def _fail(self, state: Mapping[str, Any], form: str) -> None:
-        example = "Unix seconds like \"1767225600\"" if self.cursor_field == "epochSecs" else "an ISO 8601 date-time like 2026-01-01T00:00:00Z"
+        example = (
+            'Unix seconds like "1767225600"'
+            if self.cursor_field == "epochSecs"
+            else "an ISO 8601 date-time like 2026-01-01T00:00:00Z"
+        )
         raise ConfigError(
             f"The saved state of {self._stream} is {json.dumps(state, default=str)[:300]}: it needs the form {form}, "
             f"with '{self.cursor_field}' holding {example}. Reset the stream's data in Airbyte, or fix the state."
@@ -937,14 +944,25 @@ class PolyAIProjects(PartitionRouter):
                 failure_type=_most_pressing(kind for _, _, kind in failures),
             )
         for project in settings["project_ids"]:
-            yield StreamSlice(partition={"project_id": project}, cursor_slice={}, extra_fields={HOLD_FROM: holds[project]})
+            yield StreamSlice(
+                partition={"project_id": project}, cursor_slice={}, extra_fields={HOLD_FROM: holds[project]}
+            )
 
     def _hold_from(self, project: str, since: float, now: float) -> str:
         response = self.requester.send_request(
             stream_slice=StreamSlice(partition={"project_id": project}, cursor_slice={}),
-            request_params={"in_progress": "true", "limit": "2", "start_time": iso_utc(since), "end_time": iso_utc(now)},
+            request_params={
+                "in_progress": "true",
+                "limit": "2",
+                "start_time": iso_utc(since),
+                "end_time": iso_utc(now),
+            },
         )
-        live = [record for record in page_records(parsed_page(response), "conversations", "")[0] if record.get("in_progress")]
+        live = [
+            record
+            for record in page_records(parsed_page(response), "conversations", "")[0]
+            if record.get("in_progress")
+        ]
         hold = now - self.settle_seconds
         oldest = to_seconds(live[0].get("started_at")) if live else None
         if oldest is not None and oldest < hold:
@@ -1064,9 +1082,7 @@ class AgentKeys(PartitionRouter):
         keys = self.config["vectara"].get("agent_keys") or []
         if not keys:
             keys = (
-                record.data.get("key")
-                for partition in self.agents.generate_partitions()
-                for record in partition.read()
+                record.data.get("key") for partition in self.agents.generate_partitions() for record in partition.read()
             )
         for key in keys:
             if key:
@@ -1198,7 +1214,11 @@ class ClientCredentialsAuthenticator(DeclarativeAuthenticator):
         try:
             response = self._session.post(
                 self.token_url,
-                data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret},
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                },
                 headers={"Accept": "application/json"},
                 timeout=(float(self.connect_timeout_seconds), float(self.read_timeout_seconds)),
             )

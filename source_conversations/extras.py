@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable, ContextManager, Iterable, List, Optional
 
 import orjson
-
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
@@ -83,7 +82,12 @@ class ErrorFolder:
 
     def hold(self, message: AirbyteMessage) -> bool:
         """True when `message` is an error trace, which is held back."""
-        if self.enabled and message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.ERROR:
+        if (
+            self.enabled
+            and message.type == Type.TRACE
+            and message.trace is not None
+            and message.trace.type == TraceType.ERROR
+        ):
             self.errors.append(message.trace.error)
             return True
         return False
@@ -132,7 +136,7 @@ def _actionable(error: AirbyteErrorTraceMessage) -> str:
     prefix = "Exhausted available request attempts. Exception: "
     if internal.startswith(prefix):
         return (
-            f"{internal[len(prefix):].rstrip('.')}. It still failed after 5 retries with backoff; the sync "
+            f"{internal[len(prefix) :].rstrip('.')}. It still failed after 5 retries with backoff; the sync "
             "stopped, and its state covers only what was emitted. Run it again later."
         )
     return error.message or internal

@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any, List, Mapping, Optional
 
 import yaml
-
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import (

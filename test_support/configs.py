@@ -17,7 +17,9 @@ def days_ago(days: float) -> str:
     return utc(time.time() - days * 86400)
 
 
-def polyai(server: FakeApiServer, version: str = "v3", projects: Optional[list] = None, **settings: Any) -> Dict[str, Any]:
+def polyai(
+    server: FakeApiServer, version: str = "v3", projects: Optional[list] = None, **settings: Any
+) -> Dict[str, Any]:
     """The `polyai` section: every project of the server (or `projects`), `api_version` `version`."""
     section = server.polyai_config(version="v3", projects=projects)
     section["api_version"] = version

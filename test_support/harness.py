@@ -183,7 +183,9 @@ def run_builder(
         body["__test_read_config"] = dict(test_read_limits)
     prefix = [sys.executable, "-c", _BUILDER.format(name="connector-builder")]
     env = {"AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
-    return _run(prefix + ["read"], workdir, body, catalog or {"streams": []}, None, (), timeout, env, f"builder {command}")
+    return _run(
+        prefix + ["read"], workdir, body, catalog or {"streams": []}, None, (), timeout, env, f"builder {command}"
+    )
 
 
 def _run(

@@ -66,7 +66,9 @@ def take_outputs() -> List[Tuple[str, str]]:
 def find_leaks(outputs: Iterable[Tuple[str, str]]) -> List[str]:
     """`label: secret #i` for every known secret found in an output (never the secret itself)."""
     known = secrets()
-    return [f"{label}: secret #{index}" for label, text in outputs for index, secret in enumerate(known) if secret in text]
+    return [
+        f"{label}: secret #{index}" for label, text in outputs for index, secret in enumerate(known) if secret in text
+    ]
 
 
 def scan(outputs: List[Tuple[str, str]]) -> List[str]:

@@ -273,7 +273,9 @@ def token_response(token: str = ACCESS_TOKEN, expires_in: int = 1800) -> HttpRes
 # -------------------------------------------------------------------------------------------------
 
 
-def polyai_record(i: int, seconds: float, version: str = "v3", project: str = PROJECT, in_progress: bool = False) -> dict:
+def polyai_record(
+    i: int, seconds: float, version: str = "v3", project: str = PROJECT, in_progress: bool = False
+) -> dict:
     record = polyai_conversation(i, version=version, account_id=ACCOUNT, project_id=project)
     record.update(started_at=iso_us(seconds), in_progress=in_progress)
     return record
@@ -323,7 +325,9 @@ def polyai_body(version: str, records: List[dict], token: Any = None) -> dict:
 
 
 def polyai_partition_state(cursors: Mapping[str, float]) -> dict:
-    return {"states": [{"partition": {"project_id": p}, "cursor": {"started_at": iso_us(s)}} for p, s in cursors.items()]}
+    return {
+        "states": [{"partition": {"project_id": p}, "cursor": {"started_at": iso_us(s)}} for p, s in cursors.items()]
+    }
 
 
 def vectara_v1_headers(auth: str = "api_key", timeout: int = 30) -> Dict[str, str]:
@@ -363,7 +367,9 @@ def v2_headers(auth: str = "api_key", token: str = ACCESS_TOKEN) -> Dict[str, st
     return {"Request-Timeout": "30", **auth_headers(auth, token)}
 
 
-def v2_request(path: str, token: Optional[str] = None, limit: Optional[int] = 2, auth: str = "api_key", **params: Any) -> HttpRequest:
+def v2_request(
+    path: str, token: Optional[str] = None, limit: Optional[int] = 2, auth: str = "api_key", **params: Any
+) -> HttpRequest:
     query: Dict[str, Any] = {}
     if limit is not None:
         query["limit"] = str(limit)
@@ -415,7 +421,9 @@ def sessions_request(agent: str = AGENT, token: Optional[str] = None, auth: str 
     return v2_request(f"/v2/agents/{agent}/sessions", token, limit=100, auth=auth)
 
 
-def events_request(session_key: str, agent: str = AGENT, token: Optional[str] = None, auth: str = "api_key", **params: Any) -> HttpRequest:
+def events_request(
+    session_key: str, agent: str = AGENT, token: Optional[str] = None, auth: str = "api_key", **params: Any
+) -> HttpRequest:
     return v2_request(f"/v2/agents/{agent}/sessions/{session_key}/events", token, limit=100, auth=auth, **params)
 
 
@@ -539,7 +547,6 @@ class PolyAICase(StreamCase):
         return {"error_message": message}
 
 
-
 @dataclass
 class VectaraConversationsCase(StreamCase):
     def config(self) -> Dict[str, Any]:
@@ -627,7 +634,10 @@ class VectaraTurnsCase(StreamCase):
         mocker.post(list_conversations_request(), ok(vectara_page([first], page_key=key)))
         mocker.post(list_conversations_request(key), ok(vectara_page([second], page_key=key)))
         for parent in (first, second):
-            mocker.post(read_conversations_request([parent["id"]]), self.page([vectara_v1_turn(7, record_time(0), parent["id"])]))
+            mocker.post(
+                read_conversations_request([parent["id"]]),
+                self.page([vectara_v1_turn(7, record_time(0), parent["id"])]),
+            )
 
 
 @dataclass
@@ -670,7 +680,12 @@ class ChatTurnsCase(ChatsCase):
 
     def saved_state(self, seconds: float) -> Dict[str, Any]:
         cursor = {"created_at": iso_us(seconds)}
-        return {"use_global_cursor": True, "state": cursor, "lookback_window": 0, "parent_state": {"vectara_chats": dict(cursor)}}
+        return {
+            "use_global_cursor": True,
+            "state": cursor,
+            "lookback_window": 0,
+            "parent_state": {"vectara_chats": dict(cursor)},
+        }
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
         return {
@@ -685,7 +700,9 @@ class ChatTurnsCase(ChatsCase):
         mocker.get(v2_request("/v2/chats"), ok(v2_page("chats", [chat(0)], key)))
         mocker.get(v2_request("/v2/chats", key), ok(v2_page("chats", [chat(1)], key)))
         for partition in (0, 1):
-            mocker.get(self.request(partition=partition), self.page([self.record(partition, record_time(0), partition)]))
+            mocker.get(
+                self.request(partition=partition), self.page([self.record(partition, record_time(0), partition)])
+            )
 
 
 @dataclass
@@ -739,7 +756,12 @@ class EventsCase(SessionsCase):
     def saved_state(self, seconds: float) -> Dict[str, Any]:
         cursor = {"created_at": iso_us(seconds)}
         sessions = {"states": [{"partition": {"agent_key": AGENT}, "cursor": dict(cursor)}]}
-        return {"use_global_cursor": True, "state": cursor, "lookback_window": 0, "parent_state": {"vectara_agent_sessions": sessions}}
+        return {
+            "use_global_cursor": True,
+            "state": cursor,
+            "lookback_window": 0,
+            "parent_state": {"vectara_agent_sessions": sessions},
+        }
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
         parent_cursor = {"created_at": iso_us(int(parents * 1000) / 1000)}
@@ -768,9 +790,15 @@ V1_OFFSETS = (2, 4)
 VECTARA_KEYS = ("Q2F+/Zm9v=", "YmFy+/2==")
 
 CASES: List[StreamCase] = [
-    PolyAICase("polyai_v3", "polyai_conversations", "get", "conversations", POLYAI_HINTS, V3_CURSORS, True, version="v3"),
-    PolyAICase("polyai_v1", "polyai_conversations", "get", "conversations", POLYAI_HINTS, V1_OFFSETS, True, version="v1"),
-    VectaraConversationsCase("vectara_conversations", "vectara_conversations", "post", "conversation", V1_HINTS, VECTARA_KEYS),
+    PolyAICase(
+        "polyai_v3", "polyai_conversations", "get", "conversations", POLYAI_HINTS, V3_CURSORS, True, version="v3"
+    ),
+    PolyAICase(
+        "polyai_v1", "polyai_conversations", "get", "conversations", POLYAI_HINTS, V1_OFFSETS, True, version="v1"
+    ),
+    VectaraConversationsCase(
+        "vectara_conversations", "vectara_conversations", "post", "conversation", V1_HINTS, VECTARA_KEYS
+    ),
     VectaraTurnsCase("vectara_turns", "vectara_turns", "post", "Conversation", V1_HINTS),
     ChatsCase("vectara_chats", "vectara_chats", "get", "chats", VECTARA_HINTS, VECTARA_KEYS),
     ChatTurnsCase("vectara_chat_turns", "vectara_chat_turns", "get", "turns", VECTARA_HINTS),

@@ -12,7 +12,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker
 from freezegun import freeze_time
 
-from unit_tests.streams import (
+from unit_tests.streams import (  # noqa: F401  (fixtures, used by name)
     CASES,
     DAY,
     HOUR,
@@ -22,13 +22,14 @@ from unit_tests.streams import (
     assert_no_secret,
     emitted,
     error_messages,
+    fast_source,
     final_state,
     ok,
     read,
     record_time,
+    retry_sleeps,
     the_error,
 )
-from unit_tests.streams import fast_source, retry_sleeps  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.usefixtures("fast_source", "retry_sleeps")
 EVERY_STREAM = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -54,7 +55,9 @@ def test_given_one_page_when_read_then_every_record_and_the_state_are_emitted_wi
 
 @EVERY_STREAM
 @freeze_time(NOW)
-def test_given_more_to_read_when_read_then_each_next_request_carries_the_token_exactly_as_received(case: StreamCase) -> None:
+def test_given_more_to_read_when_read_then_each_next_request_carries_the_token_exactly_as_received(
+    case: StreamCase,
+) -> None:
     """Paged streams: each page's token goes back unchanged (v3 `cursor` without `offset`, v1 `offset`,
     Vectara v1 `pageKey` in the body, v2 `page_key` in the query; base64 `+/=` and a numeric-looking cursor
     included). Streams that do not page (chat turns, v1 turn batches): the next partition's request."""
@@ -137,7 +140,8 @@ def test_given_401_when_read_then_one_config_error_naming_the_settings_to_check(
 @EVERY_STREAM
 @freeze_time(NOW)
 def test_given_429_with_retry_after_then_success_when_read_then_waits_retries_and_emits_every_record(
-    case: StreamCase, retry_sleeps: list  # noqa: F811  (the fixture)
+    case: StreamCase,
+    retry_sleeps: list,  # noqa: F811  (the fixture)
 ) -> None:
     records = _records(case, 2)
     with HttpMocker() as mocker:

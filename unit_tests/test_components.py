@@ -51,8 +51,20 @@ def response(status: int, body: Any, headers: dict | None = None) -> requests.Re
         ({}, "conversations", "cursor", 0, "no 'conversations' list"),
         ({"conversations": {"id": "x"}}, "conversations", "cursor", 0, "is a dict, not a list"),
         ({"conversations": [{"id": "x"}, None]}, "conversations", "cursor", 0, "not a JSON object"),
-        ({"Conversation": [{"id": "c", "turn": [{"id": "c"}, {"id": "t2"}]}, {"id": "d"}], "status": {"code": "OK"}}, "Conversation.*.turn", "", 2, None),
-        ({"Conversation": [{"id": "c", "turn": "oops"}]}, "Conversation.*.turn", "", 0, "is not a list of JSON objects"),
+        (
+            {"Conversation": [{"id": "c", "turn": [{"id": "c"}, {"id": "t2"}]}, {"id": "d"}], "status": {"code": "OK"}},
+            "Conversation.*.turn",
+            "",
+            2,
+            None,
+        ),
+        (
+            {"Conversation": [{"id": "c", "turn": "oops"}]},
+            "Conversation.*.turn",
+            "",
+            0,
+            "is not a list of JSON objects",
+        ),
         ({"status": {"code": "OK"}}, "Conversation.*.turn", "", 0, None),
         ({"chats": [], "metadata": {"page_key": "x"}}, "chats", "metadata.page_key", 0, None),
         ({"metadata": {"page_key": ""}, "status": {"code": "OK"}}, "chats", "metadata.page_key", 0, None),
@@ -82,10 +94,22 @@ def resolved_streams() -> dict:
 
 
 CONFIG = {
-    "polyai": {"api_version": "v3", "region": "us-1", "account_id": "a", "project_ids": ["p"], "page_size": 10,
-               "api_key": "components-test-key-8b1f2c", "base_url": "https://polyai.test"},
-    "vectara": {"api_version": "v2", "base_url": "https://vectara.test", "page_size": 10, "request_timeout": 30,
-                "credentials": {"auth_type": "api_key", "api_key": "components-test-key-4d9e0a"}},
+    "polyai": {
+        "api_version": "v3",
+        "region": "us-1",
+        "account_id": "a",
+        "project_ids": ["p"],
+        "page_size": 10,
+        "api_key": "components-test-key-8b1f2c",
+        "base_url": "https://polyai.test",
+    },
+    "vectara": {
+        "api_version": "v2",
+        "base_url": "https://vectara.test",
+        "page_size": 10,
+        "request_timeout": 30,
+        "credentials": {"auth_type": "api_key", "api_key": "components-test-key-4d9e0a"},
+    },
 }
 
 
@@ -136,7 +160,10 @@ def test_given_an_error_status_no_filter_names_when_interpreted_then_not_called_
 @pytest.mark.parametrize(
     "stream, body",
     [
-        ("polyai_conversations", {"success": False, "error_code": "INTERNAL", "error_message": "backend exploded XYZ", "data": None}),
+        (
+            "polyai_conversations",
+            {"success": False, "error_code": "INTERNAL", "error_message": "backend exploded XYZ", "data": None},
+        ),
         ("vectara_conversations", {"code": 13, "message": "backend exploded XYZ"}),
         ("vectara_chats", {"messages": ["backend exploded XYZ"], "request_id": "r1"}),
     ],
@@ -150,8 +177,14 @@ def test_given_a_5xx_or_429_with_the_vendors_message_when_interpreted_then_it_re
 
 
 def test_given_the_polyai_v3_error_envelope_for_a_bad_cursor_when_interpreted_then_a_system_error_that_says_so():
-    body = {"success": False, "error": "Bad Request", "error_code": "GET_CONVERSATIONS_FILTER_PARSE_ERROR",
-            "error_message": "Invalid cursor", "error_id": "e1", "data": None}
+    body = {
+        "success": False,
+        "error": "Bad Request",
+        "error_code": "GET_CONVERSATIONS_FILTER_PARSE_ERROR",
+        "error_message": "Invalid cursor",
+        "error_id": "e1",
+        "data": None,
+    }
     resolution = error_handler("polyai_conversations").interpret_response(response(400, body))
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.system_error)
     assert "paging cursor" in resolution.error_message and "Invalid cursor" in resolution.error_message
@@ -159,15 +192,23 @@ def test_given_the_polyai_v3_error_envelope_for_a_bad_cursor_when_interpreted_th
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_given_the_agents_api_refuses_the_key_when_interpreted_then_the_message_says_which_key_works(status):
-    resolution = error_handler("vectara_agent_sessions").interpret_response(response(status, {"messages": ["no"], "request_id": "r"}))
+    resolution = error_handler("vectara_agent_sessions").interpret_response(
+        response(status, {"messages": ["no"], "request_id": "r"})
+    )
     assert resolution.failure_type == FailureType.config_error
     if status == 403:
         assert "Personal API key" in resolution.error_message and "`vectara.sync_agents`" in resolution.error_message
 
 
 def test_given_a_deleted_session_when_its_events_answer_404_then_ignored_but_a_missing_chat_fails():
-    assert error_handler("vectara_agent_events").interpret_response(response(404, {"messages": ["gone"]})).response_action == ResponseAction.IGNORE
-    assert error_handler("vectara_chat_turns").interpret_response(response(404, {"messages": ["gone"]})).response_action == ResponseAction.FAIL
+    assert (
+        error_handler("vectara_agent_events").interpret_response(response(404, {"messages": ["gone"]})).response_action
+        == ResponseAction.IGNORE
+    )
+    assert (
+        error_handler("vectara_chat_turns").interpret_response(response(404, {"messages": ["gone"]})).response_action
+        == ResponseAction.FAIL
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,7 +217,9 @@ def test_given_a_deleted_session_when_its_events_answer_404_then_ignored_but_a_m
 
 
 def pagination(paths, records_path="conversations"):
-    strategy = C.GuardedNextTokenPagination(token_paths=paths, records_path=records_path, config={}, parameters={}, api_name="PolyAI")
+    strategy = C.GuardedNextTokenPagination(
+        token_paths=paths, records_path=records_path, config={}, parameters={}, api_name="PolyAI"
+    )
     assert strategy.initial_token is None
     return strategy
 
@@ -185,7 +228,11 @@ def test_given_a_cursor_then_an_offset_only_body_when_paging_then_the_cursor_fir
     strategy = pagination(["cursor", "next_offset"])
     assert strategy.next_page_token(response(200, {"conversations": [{}], "cursor": "Zm9v+/="}), 1, None) == "Zm9v+/="
     assert strategy.next_page_token(response(200, {"conversations": [{}], "next_offset": 20}), 1, None) == 20
-    for last in ({"conversations": [{}], "cursor": None, "next_offset": 30}, {"conversations": [{}], "cursor": ""}, {"conversations": [{}]}):
+    for last in (
+        {"conversations": [{}], "cursor": None, "next_offset": 30},
+        {"conversations": [{}], "cursor": ""},
+        {"conversations": [{}]},
+    ):
         assert strategy.next_page_token(response(200, last), 1, None) is None
 
 
@@ -193,7 +240,11 @@ def test_given_a_cursor_then_an_offset_only_body_when_paging_then_the_cursor_fir
     "bodies",
     [
         [{"conversations": [{}], "cursor": "A"}, {"conversations": [{}], "cursor": "A"}],
-        [{"conversations": [{}], "cursor": "A"}, {"conversations": [{}], "cursor": "B"}, {"conversations": [{}], "cursor": "A"}],
+        [
+            {"conversations": [{}], "cursor": "A"},
+            {"conversations": [{}], "cursor": "B"},
+            {"conversations": [{}], "cursor": "A"},
+        ],
         [{"conversations": [{}], "next_offset": 10}, {"conversations": [{}], "next_offset": 10}],
         [{"conversations": [{}], "next_offset": 10}, {"conversations": [{}], "next_offset": 5}],
         [{"conversations": [], "cursor": str(n)} for n in range(7)],
@@ -222,8 +273,17 @@ def test_given_a_new_walk_when_a_token_of_the_last_walk_comes_back_then_it_is_fo
 
 @pytest.mark.parametrize(
     "header, seconds",
-    [("7", 7.0), ("0", 0.0), ("-3", 0.0), ("Thu, 15 Jan 2026 12:00:42 GMT", 42.0), ("Thu, 15 Jan 2026 11:00:00 GMT", 0.0),
-     ("nan", None), ("inf", None), ("soon", None), ("", None)],
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("Thu, 15 Jan 2026 12:00:42 GMT", 42.0),
+        ("Thu, 15 Jan 2026 11:00:00 GMT", 0.0),
+        ("nan", None),
+        ("inf", None),
+        ("soon", None),
+        ("", None),
+    ],
 )
 def test_given_a_retry_after_header_when_read_then_the_seconds_to_wait(header, seconds):
     assert C.retry_after_seconds(header, now=datetime(2026, 1, 15, 12, tzinfo=timezone.utc)) == seconds
@@ -254,7 +314,11 @@ def test_given_retry_after_within_budget_when_backing_off_then_that_long_and_pas
         ("2026-01-01T05:30:00+05:30", 1767225600.0),
         ("2026-01-01T00:00:00", 1767225600.0),
         ("2026-01-01T00:00:00.000000+0000", 1767225600.0),
-        ("", None), (None, None), (True, None), (float("nan"), None), ("soon", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (float("nan"), None),
+        ("soon", None),
     ],
 )
 def test_given_a_time_in_any_form_the_apis_use_when_parsed_then_one_instant(value, seconds):
@@ -266,18 +330,31 @@ def window_filter(start_date="2026-01-01T00:00:00Z", cursor="epochSecs"):
 
 
 def kept(flt, records, start, end):
-    return [r["id"] for r in flt.filter_records(records, {}, StreamSlice(partition={}, cursor_slice={"start_time": start, "end_time": end}))]
+    return [
+        r["id"]
+        for r in flt.filter_records(
+            records, {}, StreamSlice(partition={}, cursor_slice={"start_time": start, "end_time": end})
+        )
+    ]
 
 
 def test_given_a_saved_state_when_filtered_then_records_after_it_up_to_the_windows_end_are_kept():
-    records = [{"id": i, "epochSecs": str(t)} for i, t in (("at", 1767300000), ("after", 1767300001), ("end", 1767400000), ("late", 1767400001))]
+    records = [
+        {"id": i, "epochSecs": str(t)}
+        for i, t in (("at", 1767300000), ("after", 1767300001), ("end", 1767400000), ("late", 1767400001))
+    ]
     records.append({"id": "no cursor"})
     assert kept(window_filter(), records, "1767300000", "1767400000") == ["after", "end", "no cursor"]
 
 
 def test_given_the_first_sync_when_filtered_then_the_start_date_itself_is_included():
-    records = [{"id": "start", "created_at": "2026-01-01T00:00:00Z"}, {"id": "before", "created_at": "2025-12-31T23:59:59.999Z"}]
-    assert kept(window_filter(cursor="created_at"), records, "2026-01-01T00:00:00.000000Z", "2026-02-01T00:00:00.000000Z") == ["start"]
+    records = [
+        {"id": "start", "created_at": "2026-01-01T00:00:00Z"},
+        {"id": "before", "created_at": "2025-12-31T23:59:59.999Z"},
+    ]
+    assert kept(
+        window_filter(cursor="created_at"), records, "2026-01-01T00:00:00.000000Z", "2026-02-01T00:00:00.000000Z"
+    ) == ["start"]
 
 
 def test_given_epoch_secs_as_a_number_when_transformed_then_a_string_and_an_utc_created_at():
@@ -307,8 +384,16 @@ def state_check(form, cursor):
     [
         ("single", "epochSecs", {"epochSecs": "1767225600"}),
         ("single", "created_at", {"created_at": "2026-01-01T00:00:00.000000Z"}),
-        ("per_partition", "started_at", {"states": [{"partition": {"project_id": "p"}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}]}),
-        ("global", "created_at", {"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}, "lookback_window": 3}),
+        (
+            "per_partition",
+            "started_at",
+            {"states": [{"partition": {"project_id": "p"}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}]},
+        ),
+        (
+            "global",
+            "created_at",
+            {"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}, "lookback_window": 3},
+        ),
         ("global", "epochSecs", {"epochSecs": "1767225600"}),
     ],
 )
@@ -328,7 +413,9 @@ def test_given_a_state_of_the_right_form_when_checked_then_it_is_accepted(form, 
         ("global", "created_at", {"state": {"created_at": "yesterday"}}),
     ],
 )
-def test_given_a_state_the_connector_cannot_read_when_checked_then_a_config_error_names_the_stream_and_the_form(form, cursor, state):
+def test_given_a_state_the_connector_cannot_read_when_checked_then_a_config_error_names_the_stream_and_the_form(
+    form, cursor, state
+):
     with pytest.raises(AirbyteTracedException) as raised:
         state_check(form, cursor).should_migrate(state)
     assert raised.value.failure_type == FailureType.config_error
@@ -342,7 +429,9 @@ def test_given_a_state_the_connector_cannot_read_when_checked_then_a_config_erro
         ({"states": [{"partition": {"p": 1}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}]}, None),
     ],
 )
-def test_given_a_per_partition_stream_when_its_state_is_bare_then_every_partition_starts_at_the_start_date(state, migrated):
+def test_given_a_per_partition_stream_when_its_state_is_bare_then_every_partition_starts_at_the_start_date(
+    state, migrated
+):
     check = state_check("per_partition", "started_at")
     assert check.should_migrate(state) is (migrated is not None)
     if migrated is not None:
@@ -352,12 +441,20 @@ def test_given_a_per_partition_stream_when_its_state_is_bare_then_every_partitio
 @pytest.mark.parametrize(
     "state, migrated",
     [
-        ({"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}},
-         {"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}, "use_global_cursor": True}),
-        ({"use_global_cursor": False, "states": [
-            {"partition": {"c": 1}, "cursor": {"created_at": "2026-01-02T00:00:00Z"}},
-            {"partition": {"c": 2}, "cursor": {"created_at": "2026-01-01T00:00:00Z"}}]},
-         {"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}}),
+        (
+            {"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}},
+            {"state": {"created_at": "2026-01-01T00:00:00Z"}, "parent_state": {"x": {}}, "use_global_cursor": True},
+        ),
+        (
+            {
+                "use_global_cursor": False,
+                "states": [
+                    {"partition": {"c": 1}, "cursor": {"created_at": "2026-01-02T00:00:00Z"}},
+                    {"partition": {"c": 2}, "cursor": {"created_at": "2026-01-01T00:00:00Z"}},
+                ],
+            },
+            {"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}},
+        ),
         ({"created_at": "2026-01-01T00:00:00Z"}, None),
         ({"use_global_cursor": True, "state": {"created_at": "2026-01-01T00:00:00Z"}}, None),
     ],
@@ -370,8 +467,12 @@ def test_given_a_turns_or_events_state_when_checked_then_the_cdk_keeps_one_globa
 
 
 def test_given_a_per_partition_state_with_the_cdks_global_cursor_when_migrated_then_new_partitions_start_at_the_start_date():
-    state = {"use_global_cursor": False, "states": [{"partition": {"project_id": "p"}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}],
-             "state": {"started_at": "2026-01-01T00:00:00Z"}, "lookback_window": 40}
+    state = {
+        "use_global_cursor": False,
+        "states": [{"partition": {"project_id": "p"}, "cursor": {"started_at": "2026-01-01T00:00:00Z"}}],
+        "state": {"started_at": "2026-01-01T00:00:00Z"},
+        "lookback_window": 40,
+    }
     check = state_check("per_partition", "started_at")
     assert check.should_migrate(state)
     assert check.migrate(state) == {"use_global_cursor": False, "states": state["states"]}

@@ -17,7 +17,9 @@ def record(data: dict) -> AirbyteMessage:
     return AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="s", data=data, emitted_at=1))
 
 
-def error(message: str, failure_type: FailureType, stream: str = "polyai_conversations", internal: str = "") -> AirbyteMessage:
+def error(
+    message: str, failure_type: FailureType, stream: str = "polyai_conversations", internal: str = ""
+) -> AirbyteMessage:
     return AirbyteTracedException(
         message=message, internal_message=internal or message, failure_type=failure_type
     ).as_airbyte_message(stream_descriptor=StreamDescriptor(name=stream))
@@ -27,7 +29,12 @@ def test_given_a_record_with_nulls_when_serialized_then_bytes_that_keep_them_and
     line = extras.record_line(record({"id": "a", "summary": None, "text": "héllo 👋"}))
     assert isinstance(line, bytes) and line.endswith(b"\n")
     assert orjson.loads(line)["record"]["data"] == {"id": "a", "summary": None, "text": "héllo 👋"}
-    assert "summary" not in orjson.loads(AirbyteEntrypoint.airbyte_message_to_string(record({"id": "a", "summary": None})))["record"]["data"]
+    assert (
+        "summary"
+        not in orjson.loads(AirbyteEntrypoint.airbyte_message_to_string(record({"id": "a", "summary": None})))[
+            "record"
+        ]["data"]
+    )
 
 
 def test_given_records_then_a_state_when_written_then_the_records_reach_stdout_before_the_state():
@@ -55,7 +62,9 @@ def test_given_a_descriptor_that_takes_few_bytes_when_writing_then_every_byte_is
     assert written.decode() == "ünïcode line\n"
 
 
-def test_given_log_lines_flushed_by_worker_threads_when_writing_then_each_write_holds_the_print_buffer_lock(monkeypatch):
+def test_given_log_lines_flushed_by_worker_threads_when_writing_then_each_write_holds_the_print_buffer_lock(
+    monkeypatch,
+):
     held: List[bool] = []
 
     class Lock:
@@ -85,7 +94,9 @@ def test_given_errors_of_several_partitions_when_folded_then_one_trace_of_the_mo
     assert folder.hold(error("PolyAI had a temporary server error.", FailureType.transient_error))
     assert folder.hold(error("PolyAI refused the API key.", FailureType.config_error))
     assert not folder.hold(record({"id": "a"}))
-    folder.add(AirbyteTracedException(internal_message="Concurrent read failure", failure_type=FailureType.config_error))
+    folder.add(
+        AirbyteTracedException(internal_message="Concurrent read failure", failure_type=FailureType.config_error)
+    )
     folded = folder.folded().trace.error
     assert folded.failure_type == FailureType.config_error
     assert folded.message == "PolyAI had a temporary server error. | PolyAI refused the API key."
@@ -94,7 +105,9 @@ def test_given_errors_of_several_partitions_when_folded_then_one_trace_of_the_mo
 
 def test_given_an_exhausted_retry_budget_when_folded_then_the_message_says_what_to_do():
     folder = extras.ErrorFolder()
-    folder.hold(error("x", FailureType.transient_error, internal="Exhausted available request attempts. Exception: HTTP 503."))
+    folder.hold(
+        error("x", FailureType.transient_error, internal="Exhausted available request attempts. Exception: HTTP 503.")
+    )
     folder.hold(error("y", FailureType.transient_error, "vectara_chats", "Rate limit retry budget exhausted"))
     message = folder.folded().trace.error.message
     assert "polyai_conversations: HTTP 503. It still failed after 5 retries" in message
@@ -120,7 +133,9 @@ def test_given_the_install_when_messages_are_serialized_then_records_are_bytes_a
     assert isinstance(AirbyteEntrypoint.airbyte_message_to_string(record({"id": "a"})), str)
 
 
-@pytest.mark.parametrize("value, on", [(None, True), ("on", True), ("off", False), ("0", False), ("false", False), ("OFF", False)])
+@pytest.mark.parametrize(
+    "value, on", [(None, True), ("on", True), ("off", False), ("0", False), ("false", False), ("OFF", False)]
+)
 def test_given_the_switch_when_read_then_extras_on_unless_turned_off(value, on):
     assert extras.enabled({} if value is None else {extras.SWITCH: value}) is on
 

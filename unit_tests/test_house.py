@@ -61,7 +61,10 @@ def test_every_class_name_of_the_manifest_resolves_in_the_registered_components_
 
 
 def test_every_component_class_says_why_yaml_cannot_do_its_job():
-    used = {name.rpartition(".")[2] for name in re.findall(r"class_name: (\S+?)[,}\s]", MANIFEST_PATH.read_text(encoding="utf-8"))}
+    used = {
+        name.rpartition(".")[2]
+        for name in re.findall(r"class_name: (\S+?)[,}\s]", MANIFEST_PATH.read_text(encoding="utf-8"))
+    }
     for name in used:
         doc = getattr(components(), name).__doc__ or ""
         assert "Why" in doc, f"{name}'s docstring does not say why a stock component cannot do it"
@@ -73,11 +76,17 @@ def test_every_component_class_says_why_yaml_cannot_do_its_job():
 
 
 def test_the_registry_is_what_discover_lists():
-    config = {"polyai": {"api_key": "house-rules-key-1f8e2d7c", "account_id": "a", "project_ids": ["p"]},
-              "vectara": {"credentials": {"auth_type": "api_key", "api_key": "house-rules-key-6a0b3e9d"}}}
+    config = {
+        "polyai": {"api_key": "house-rules-key-1f8e2d7c", "account_id": "a", "project_ids": ["p"]},
+        "vectara": {"credentials": {"auth_type": "api_key", "api_key": "house-rules-key-6a0b3e9d"}},
+    }
     assert tuple(discover_streams(config)) == registry.streams_for(config)
     config["vectara"].update(api_version="v1", customer_id="1")
-    assert tuple(discover_streams(config)) == registry.streams_for(config) == ("polyai_conversations", "vectara_conversations", "vectara_turns")
+    assert (
+        tuple(discover_streams(config))
+        == registry.streams_for(config)
+        == ("polyai_conversations", "vectara_conversations", "vectara_turns")
+    )
 
 
 def stream_definitions() -> Iterator[Mapping[str, Any]]:
@@ -205,7 +214,10 @@ def test_nothing_outside_the_tests_imports_a_test_folder():
     for folder in ("source_conversations", "fake_api", "test_support", "demo", "benchmark"):
         for path in (ROOT / folder).rglob("*.py"):
             for name in imported_modules(path):
-                assert name not in ("unit_tests", "integration_tests", "fake_api_tests", "reliability_tests"), (path, name)
+                assert name not in ("unit_tests", "integration_tests", "fake_api_tests", "reliability_tests"), (
+                    path,
+                    name,
+                )
 
 
 def test_the_manifest_parses_as_yaml_and_has_no_file_schema_loader():

@@ -8,7 +8,7 @@ from airbyte_cdk.test.mock_http import HttpMocker
 from freezegun import freeze_time
 
 from fake_api.polyai_v3 import v3_error_body
-from unit_tests.streams import (
+from unit_tests.streams import (  # noqa: F401  (fixtures, used by name)
     DAY,
     HOUR,
     NOW,
@@ -18,6 +18,7 @@ from unit_tests.streams import (
     assert_no_secret,
     emitted,
     error_messages,
+    fast_source,
     final_state,
     iso_us,
     ok,
@@ -29,10 +30,10 @@ from unit_tests.streams import (
     polyai_request,
     read,
     record_time,
+    retry_sleeps,
     the_error,
     warnings,
 )
-from unit_tests.streams import fast_source, retry_sleeps  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.usefixtures("fast_source", "retry_sleeps")
 STREAM = "polyai_conversations"
@@ -52,9 +53,18 @@ def _ids(records: list) -> list:
 @freeze_time(NOW)
 def test_given_every_v3_setting_when_read_then_probe_and_windows_send_each_one_and_the_key_header() -> None:
     config = polyai_config(
-        "v3", client_env="sandbox", variant_id="VARIANT-7f3a9c21", channels=["VOICE-SIP", "WEBCHAT"], include_latency=True
+        "v3",
+        client_env="sandbox",
+        variant_id="VARIANT-7f3a9c21",
+        channels=["VOICE-SIP", "WEBCHAT"],
+        include_latency=True,
     )
-    settings = {"client_env": "sandbox", "variant_id": "VARIANT-7f3a9c21", "channel": ["VOICE-SIP", "WEBCHAT"], "include_latency": "true"}
+    settings = {
+        "client_env": "sandbox",
+        "variant_id": "VARIANT-7f3a9c21",
+        "channel": ["VOICE-SIP", "WEBCHAT"],
+        "include_latency": "true",
+    }
     record = polyai_record(0, record_time(0), "v3")
     with HttpMocker() as mocker:
         probe = polyai_probe("v3", **settings)
@@ -112,9 +122,13 @@ def test_given_two_projects_one_with_state_when_read_then_each_starts_from_its_o
     }
 
 
-@pytest.mark.parametrize("missing", [["PROJECT-gone0001"], ["PROJECT-gone0001", "PROJECT-gone0002"]], ids=["one", "two"])
+@pytest.mark.parametrize(
+    "missing", [["PROJECT-gone0001"], ["PROJECT-gone0001", "PROJECT-gone0002"]], ids=["one", "two"]
+)
 @freeze_time(NOW)
-def test_given_projects_that_answer_404_when_read_then_one_config_error_names_every_missing_project(missing: list) -> None:
+def test_given_projects_that_answer_404_when_read_then_one_config_error_names_every_missing_project(
+    missing: list,
+) -> None:
     config = polyai_config("v3", projects=[PROJECT, *missing])
     with HttpMocker() as mocker:
         mocker.get(polyai_probe("v3", PROJECT), ok(polyai_body("v3", [])))
@@ -149,7 +163,9 @@ def test_given_key_refused_on_the_probe_when_read_then_config_error_names_the_pr
 
 
 @freeze_time(NOW)
-def test_given_a_conversation_in_progress_since_t_when_read_then_nothing_from_t_on_is_emitted_and_state_stays_before_t() -> None:
+def test_given_a_conversation_in_progress_since_t_when_read_then_nothing_from_t_on_is_emitted_and_state_stays_before_t() -> (
+    None
+):
     live_since = NOW_S - 3 * HOUR
     live = polyai_record(9, live_since, in_progress=True)
     before, at, after = (polyai_record(i, live_since + offset) for i, offset in enumerate((-HOUR, 0, HOUR)))
@@ -175,7 +191,9 @@ def test_given_nothing_in_progress_when_read_then_the_last_five_minutes_are_left
 
 
 @freeze_time(NOW)
-def test_given_a_conversation_in_progress_longer_than_the_limit_when_read_then_emitted_with_a_warning_naming_it() -> None:
+def test_given_a_conversation_in_progress_longer_than_the_limit_when_read_then_emitted_with_a_warning_naming_it() -> (
+    None
+):
     stuck = polyai_record(0, NOW_S - 30 * HOUR, in_progress=True)  # in_progress_max_hours defaults to 24
     later = polyai_record(1, NOW_S - 2 * HOUR)
     with HttpMocker() as mocker:
@@ -234,7 +252,11 @@ def test_given_v3_refuses_its_own_cursor_when_read_then_system_error_says_so() -
 
 @pytest.mark.parametrize(
     "status, code, headers",
-    [(500, "INTERNAL_SERVER_ERROR", {}), (503, "SERVICE_UNAVAILABLE", {}), (429, "RATE_LIMIT_EXCEEDED", {"Retry-After": "1"})],
+    [
+        (500, "INTERNAL_SERVER_ERROR", {}),
+        (503, "SERVICE_UNAVAILABLE", {}),
+        (429, "RATE_LIMIT_EXCEEDED", {"Retry-After": "1"}),
+    ],
     ids=["500", "503", "429"],
 )
 @freeze_time(NOW)

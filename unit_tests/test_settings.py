@@ -39,11 +39,18 @@ def test_given_minimal_config_when_normalized_then_every_spec_default_is_applied
 
 def test_given_a_setting_the_user_chose_when_normalized_then_it_is_kept():
     config = normalized({"polyai": {**POLYAI, "region": "euw-1", "page_size": 10, "api_version": "v1"}})
-    assert (config["polyai"]["region"], config["polyai"]["page_size"], config["polyai"]["api_version"]) == ("euw-1", 10, "v1")
+    assert (config["polyai"]["region"], config["polyai"]["page_size"], config["polyai"]["api_version"]) == (
+        "euw-1",
+        10,
+        "v1",
+    )
 
 
 def test_given_a_region_when_normalized_then_the_polyai_host_is_the_regions_and_an_override_wins():
-    assert normalized({"polyai": {**POLYAI, "region": "uk-1"}})["polyai"]["base_url"] == "https://api.uk-1.platform.polyai.app"
+    assert (
+        normalized({"polyai": {**POLYAI, "region": "uk-1"}})["polyai"]["base_url"]
+        == "https://api.uk-1.platform.polyai.app"
+    )
     override = normalized({"polyai": {**POLYAI, "base_url": "http://127.0.0.1:9/"}})
     assert override["polyai"]["base_url"] == "http://127.0.0.1:9"
 
@@ -71,14 +78,26 @@ def test_given_oauth_without_token_url_when_normalized_then_the_versions_default
         ({"polyai": {**POLYAI, "page_size": 2000}}, "`polyai.page_size` is over 1000, v3's maximum"),
         ({"polyai": {**POLYAI, "api_version": "v1", "channels": ["WEBCHAT"]}}, "`polyai.channels` is v3 only"),
         ({"polyai": {**POLYAI, "api_version": "v1", "include_latency": True}}, "`polyai.include_latency` is v3 only"),
-        ({"polyai": {**POLYAI, "variant_id": "V", "variant_name": "N"}}, "`polyai.variant_id` and `polyai.variant_name`"),
-        ({"polyai": {**POLYAI, "in_progress_max_hours": 0}}, "`polyai.in_progress_max_hours` must be a whole number from 1 to 720"),
+        (
+            {"polyai": {**POLYAI, "variant_id": "V", "variant_name": "N"}},
+            "`polyai.variant_id` and `polyai.variant_name`",
+        ),
+        (
+            {"polyai": {**POLYAI, "in_progress_max_hours": 0}},
+            "`polyai.in_progress_max_hours` must be a whole number from 1 to 720",
+        ),
         ({"polyai": {**POLYAI, "api_key": " "}}, "`polyai.api_key` is required"),
         ({"vectara": {**VECTARA, "api_version": "v1"}}, "`vectara.customer_id` is required with api_version v1"),
-        ({"vectara": {**VECTARA, "api_version": "v1", "customer_id": "1", "agent_keys": ["a"]}}, "`vectara.agent_keys` is v2 only"),
+        (
+            {"vectara": {**VECTARA, "api_version": "v1", "customer_id": "1", "agent_keys": ["a"]}},
+            "`vectara.agent_keys` is v2 only",
+        ),
         ({"vectara": {"credentials": {"auth_type": "api_key"}}}, "`vectara.credentials.api_key` is required"),
         ({"vectara": {"credentials": {"auth_type": "password"}}}, "`vectara.credentials` needs auth_type"),
-        ({"vectara": {**VECTARA, "turns_lookback_days": 4000}}, "`vectara.turns_lookback_days` must be a whole number from 0 to 3650"),
+        (
+            {"vectara": {**VECTARA, "turns_lookback_days": 4000}},
+            "`vectara.turns_lookback_days` must be a whole number from 0 to 3650",
+        ),
         ({"start_date": "2025-01-01", "vectara": VECTARA}, "`start_date` must be a UTC date-time to the second"),
         ({"num_workers": 0, "vectara": VECTARA}, "`num_workers` must be a whole number from 1 to 20"),
     ],
@@ -88,7 +107,10 @@ def test_given_bad_config_when_normalized_then_the_problem_names_the_field(confi
 
 
 def test_given_a_v1_config_when_normalized_then_v3_and_v2_defaults_raise_nothing():
-    config = {"polyai": {**POLYAI, "api_version": "v1"}, "vectara": {**VECTARA, "api_version": "v1", "customer_id": "42"}}
+    config = {
+        "polyai": {**POLYAI, "api_version": "v1"},
+        "vectara": {**VECTARA, "api_version": "v1", "customer_id": "42"},
+    }
     assert problems(config) == ""
 
 

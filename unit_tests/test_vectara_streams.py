@@ -17,7 +17,7 @@ from fake_api.agents import UNKNOWN_EVENT_TYPE
 from fake_api.data import vectara_page
 from fake_api.vectara_v2 import v2_error
 from test_support import leaks
-from unit_tests.streams import (
+from unit_tests.streams import (  # noqa: F401  (fixtures, used by name)
     ACCESS_TOKEN,
     AGENT,
     BATCH,
@@ -41,6 +41,7 @@ from unit_tests.streams import (
     error_messages,
     event,
     events_request,
+    fast_source,
     final_state,
     iso_us,
     list_conversations_request,
@@ -49,6 +50,7 @@ from unit_tests.streams import (
     read_conversations_body,
     read_conversations_request,
     record_time,
+    retry_sleeps,
     session,
     sessions_request,
     the_error,
@@ -58,7 +60,6 @@ from unit_tests.streams import (
     vectara_config,
     vectara_v1_turn,
 )
-from unit_tests.streams import fast_source, retry_sleeps  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.usefixtures("fast_source", "retry_sleeps")
 FRESH_TOKEN = "inprocess-access-token-renewed-3f9c1a7e5b2d"
@@ -168,7 +169,9 @@ def test_given_token_endpoint_rejects_the_client_when_read_then_config_error_say
     ],
 )
 @freeze_time(NOW)
-def test_given_oauth_without_token_url_when_read_then_the_versions_default_token_url_is_asked(version: str, token_url: str) -> None:
+def test_given_oauth_without_token_url_when_read_then_the_versions_default_token_url_is_asked(
+    version: str, token_url: str
+) -> None:
     config = vectara_config(version, auth="oauth")
     del config["vectara"]["credentials"]["token_url"]
     token_request = HttpRequest(
@@ -261,12 +264,18 @@ def test_given_v2_auth_when_chats_and_turns_read_then_each_request_carries_it_an
             ["Invalid request", "must be at most 1000", "vectara.page_size"],
         ),
         (401, v2_error(["Unauthorized: invalid or missing API key or token"]), ["invalid or missing API key"]),
-        (404, v2_error(["Endpoint chats not found"], missing_id="chats"), ["Endpoint chats not found", "vectara.base_url"]),
+        (
+            404,
+            v2_error(["Endpoint chats not found"], missing_id="chats"),
+            ["Endpoint chats not found", "vectara.base_url"],
+        ),
     ],
     ids=["400 field_errors", "401 messages", "404 messages"],
 )
 @freeze_time(NOW)
-def test_given_v2_error_body_when_read_then_its_messages_reach_the_user(status: int, body: dict, shown: List[str]) -> None:
+def test_given_v2_error_body_when_read_then_its_messages_reach_the_user(
+    status: int, body: dict, shown: List[str]
+) -> None:
     request = v2_request("/v2/chats")
     with HttpMocker() as mocker:
         mocker.get(request, ok(body, status))
@@ -287,7 +296,9 @@ FORBIDDEN = v2_error(["Permission denied: a Query API key cannot use the Agents 
 
 @pytest.mark.parametrize("where", ["agents", "sessions", "events"])
 @freeze_time(NOW)
-def test_given_403_on_an_agent_endpoint_when_read_then_config_error_about_personal_keys_and_sync_agents(where: str) -> None:
+def test_given_403_on_an_agent_endpoint_when_read_then_config_error_about_personal_keys_and_sync_agents(
+    where: str,
+) -> None:
     stream = "vectara_agent_events" if where == "events" else "vectara_agent_sessions"
     with HttpMocker() as mocker:
         mocker.get(agents_request(), ok(FORBIDDEN, 403) if where == "agents" else agents_page())
@@ -344,7 +355,9 @@ def test_given_an_event_of_an_unknown_type_when_read_then_it_passes_through_whol
 
 @pytest.mark.parametrize("include_hidden", [True, False])
 @freeze_time(NOW)
-def test_given_include_hidden_events_setting_when_read_then_include_hidden_is_sent_only_with_it(include_hidden: bool) -> None:
+def test_given_include_hidden_events_setting_when_read_then_include_hidden_is_sent_only_with_it(
+    include_hidden: bool,
+) -> None:
     key = session(0)["key"]
     request = events_request(key, include_hidden="true") if include_hidden else events_request(key)
     with HttpMocker() as mocker:
@@ -357,7 +370,9 @@ def test_given_include_hidden_events_setting_when_read_then_include_hidden_is_se
 
 
 @freeze_time(NOW)
-def test_given_a_session_deleted_before_its_events_are_read_when_read_then_skipped_and_other_sessions_events_arrive() -> None:
+def test_given_a_session_deleted_before_its_events_are_read_when_read_then_skipped_and_other_sessions_events_arrive() -> (
+    None
+):
     gone, alive = session(0), session(1)
     kept = [event(k, record_time(k), session_index=1) for k in range(2)]
     with HttpMocker() as mocker:
@@ -410,7 +425,9 @@ def test_given_a_global_state_in_a_form_state_check_accepts_when_read_then_newer
             mocker.post(read_conversations_request([parent["id"]]), ok(read_conversations_body([child])))
         elif stream == "vectara_chat_turns":
             mocker.get(v2_request("/v2/chats"), ok(v2_page("chats", [chat(0, SAVED_S - DAY)])))
-            mocker.get(v2_request(f"/v2/chats/{chat(0)['id']}/turns", limit=None), ok({"turns": [chat_turn(0, SAVED_S + DAY)]}))
+            mocker.get(
+                v2_request(f"/v2/chats/{chat(0)['id']}/turns", limit=None), ok({"turns": [chat_turn(0, SAVED_S + DAY)]})
+            )
         else:
             mocker.get(agents_request(), agents_page())
             mocker.get(sessions_request(), ok(v2_page("sessions", [session(0, SAVED_S - DAY)])))
