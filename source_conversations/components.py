@@ -356,16 +356,17 @@ def page_records(page: Mapping[str, Any], records_path: str, token_path: str) ->
 
     `records_path` is a top-level key (`conversations`) or a key, `*` and a nested key
     (`Conversation.*.turn`: the turns of every conversation). A page holds a list of JSON objects there.
-    proto3 JSON (Vectara v1's REST gateway) leaves out empty lists, so a missing list is an empty one
-    when the vendor's own `status` says `OK` and no next page is announced; a page without its list that
-    still points to a next page is broken, not empty.
+    proto3 JSON (Vectara v1's REST gateway) leaves out empty lists, so a missing list of a paged list
+    (`token_path` set) is an empty one when the vendor's own `status` says `OK` and no next page is
+    announced; a page without its list that still points to a next page is broken, not empty. An answer
+    to ids the connector asked for (read-conversations) must hold them: a missing list there is broken.
     """
     outer_key, _, inner_key = records_path.partition(".*.")
     records = page.get(outer_key, _MISSING)
     if records is _MISSING or records is None:
         announces_next = bool(token_path) and value_at(page, token_path) not in (None, "")
-        if records is _MISSING and vendor_status_ok(page) and not announces_next:
-            return [], None
+        if records is _MISSING and token_path and vendor_status_ok(page) and not announces_next:
+            return [], None  # a paged list of proto3 JSON: the last page of an empty list
         return [], f"no '{outer_key}' list, or not JSON"
     if not isinstance(records, list):
         return [], f"'{outer_key}' is a {type(records).__name__}, not a list"
@@ -376,8 +377,6 @@ def page_records(page: Mapping[str, Any], records_path: str, token_path: str) ->
     flattened: List[Any] = []
     for parent in records:
         children = parent.get(inner_key)
-        if children is None:
-            continue  # proto3: no turns
         if not isinstance(children, list) or not all(type(child) is dict for child in children):
             return [], f"'{outer_key}[].{inner_key}' is not a list of JSON objects"
         flattened.extend(children)
@@ -523,7 +522,7 @@ class GuardedNextTokenPagination(PaginationStrategy):
 
     Why custom: the CDK has no loop guard. A token seen before in the same walk, or an offset that does not
     move forward, fails the sync with a clear message. A page with no records that still points to a next
-    page is followed, but at most `max_empty_pages` in a row.
+    page (a page not ready yet; even its own token) is followed, but at most `max_empty_pages` in a row.
     """
 
     token_paths: List[str]
@@ -550,6 +549,7 @@ class GuardedNextTokenPagination(PaginationStrategy):
     def _new_walk(self) -> threading.local:
         """Per-thread state of the current walk: a worker thread reads one partition at a time."""
         self._walks.seen = set()
+        self._walks.last = None
         self._walks.offset = None
         self._walks.empty_pages = 0
         return self._walks
@@ -572,9 +572,10 @@ class GuardedNextTokenPagination(PaginationStrategy):
         if walk.empty_pages > self.max_empty_pages:
             raise self._loop_error(f"{walk.empty_pages} pages in a row held no records but pointed to a next page")
         if isinstance(token, str):
-            if token in walk.seen:
+            if token in walk.seen and not (not records and token == walk.last):
                 raise self._loop_error(f"the page token {token!r} came back a second time")
             walk.seen.add(token)
+            walk.last = token
             return token
         self._check_offset(path, token, walk.offset, not records)
         walk.offset = token
@@ -723,6 +724,11 @@ def iso_utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+PARENT_WINDOW_START = "_parent_window_start"
+"""Added to each parent record of a turns or events stream (the start of the parent's window), and passed
+to the child's slices with the parent's own creation time (`ParentStreamConfig.extra_fields`)."""
+
+
 @dataclass
 class ClientSideWindowFilter(RecordFilter):
     """Keeps the records of a list the API cannot filter by time: those made after the saved state (from
@@ -735,16 +741,32 @@ class ClientSideWindowFilter(RecordFilter):
     (the stock filter re-sends the boundary record on every sync), but for the configured start date.
     Records with no readable cursor are kept (at-least-once): they cannot be placed, and dropping them would
     lose them. One comparison of two numbers per record, whatever the cursor's format.
+
+    **Turns and events** (`parent_created_field` set): every turn of a parent made after the parent's
+    saved state is kept, whatever the turn's time. The parent's state moves only when its whole list was
+    walked, but CDK 7.39 moves a turns stream's cursor when every turns request it *started* has finished,
+    even when the parent's walk failed half way: the conversations the failed walk never reached would
+    then be read next time with a cursor already past their turns. A parent made after its saved state
+    was never read by a walk that finished, so its turns are all kept (one the failed walk did read comes
+    again: a duplicate, never a loss). The parent's saved state is the start of its window
+    (`_parent_window_start`) plus the lookback: a parent's window starts that long before its state, and
+    before the start date too (`parent_start_datetime`), so that the sum is exact.
     """
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     cursor_field: str = "created_at"
     condition: str = ""
+    parent_created_field: str = ""  # the parent's creation time in the slice's extra fields
+    parent_id_field: str = ""  # slices of several parents (v1 turns): the record field naming its parent
+    partition_field: str = ""  # ... and the partition key listing the parents' ids
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self.cursor_field = interpolate(self.cursor_field, self.config, parameters)
+        for name in ("cursor_field", "parent_created_field", "parent_id_field", "partition_field"):
+            setattr(self, name, interpolate(getattr(self, name), self.config, parameters) or "")
         self._start_date = to_seconds((self.config or {}).get("start_date"))
+        days = ((self.config or {}).get("vectara") or {}).get("turns_lookback_days") or 0
+        self._lookback = float(days) * 86400
 
     def filter_records(
         self,
@@ -760,11 +782,27 @@ class ClientSideWindowFilter(RecordFilter):
             return
         if start == self._start_date:
             start -= 1e-6  # the configured start date itself is included; a saved state is not
+        new_parent = self._new_parents(stream_slice) if self.parent_created_field else None
         cursor_field = self.cursor_field
         for record in records:
             moment = to_seconds(record.get(cursor_field))
-            if moment is None or start < moment <= end:
+            if moment is None or start < moment <= end or (new_parent is not None and moment <= end and new_parent(record)):
                 yield record
+
+    def _new_parents(self, stream_slice: Any) -> Any:
+        """A test telling whether a record's parent was made after the parent's saved state."""
+        extra = getattr(stream_slice, "extra_fields", None) or {}
+        created, window_start = extra.get(self.parent_created_field), extra.get(PARENT_WINDOW_START)
+        if not isinstance(created, list):
+            new = self._is_new(created, window_start)
+            return lambda record: new
+        ids = (getattr(stream_slice, "partition", None) or {}).get(self.partition_field) or []
+        new_ids = {i for i, c, w in zip(ids, created, window_start or [None] * len(ids)) if self._is_new(c, w)}
+        return lambda record: record.get(self.parent_id_field) in new_ids
+
+    def _is_new(self, created: Any, window_start: Any) -> bool:
+        made, since = to_seconds(created), to_seconds(window_start)
+        return made is None or since is None or made > since + self._lookback
 
 
 @dataclass
@@ -811,7 +849,8 @@ class StateCheck(StateMigration):
        is lost and some records come again.
     3. `state_form: global` (turns and events): a state with a `state` key but no `use_global_cursor`
        would switch the CDK to one entry per parent (per chat, per session), growing without bound; it is
-       marked global. One written per partition becomes global at its oldest entry.
+       marked global. One written per partition becomes global at its oldest entry. One with no cursor
+       yet (the CDK writes it until the stream has read a record) is kept as it is.
 
     Why custom: `state_migrations` is the only hook that sees a stream's saved state before its cursor is
     built, in every runner, and the stock `LegacyToPerPartitionStateMigration` does none of these.
@@ -855,6 +894,8 @@ class StateCheck(StateMigration):
 
     def _global(self, state: Mapping[str, Any]) -> dict:
         if "state" not in state and "states" not in state:
+            if state.get("use_global_cursor") and self.cursor_field not in state:
+                return dict(state)  # written before the stream read a record: its parent's progress only
             if not self._cursor_ok(state):
                 self._fail(state, f'{{"{self.cursor_field}": ...}}')
             return dict(state)

@@ -82,6 +82,11 @@ def iso_us(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def cursor_us(seconds: float) -> str:
+    """How the connector writes a date-time cursor in a state or a window: with its offset, `+0000`."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+
+
 def iso_ms(seconds: float) -> str:
     """Vectara v2's form: `2026-01-01T00:00:00.000Z`."""
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -296,8 +301,8 @@ def polyai_request(
     query: Dict[str, Any] = {
         "client_env": "live",
         "limit": "2",
-        "start_time": iso_us(START_S if since is None else since),
-        "end_time": iso_us(NOW_S),
+        "start_time": cursor_us(START_S if since is None else since),
+        "end_time": cursor_us(NOW_S),
     }
     if token is not None:
         query["cursor" if isinstance(token, str) else "offset"] = str(token)
@@ -532,7 +537,7 @@ class PolyAICase(StreamCase):
         return polyai_partition_state({PROJECT: seconds})
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
-        cursor = {"started_at": iso_us(newest)}
+        cursor = {"started_at": cursor_us(newest)}
         return {
             "use_global_cursor": False,
             "states": [{"partition": {"project_id": PROJECT}, "cursor": cursor}],
@@ -658,7 +663,7 @@ class ChatsCase(StreamCase):
         return {"created_at": iso_us(seconds)}
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
-        return {"created_at": iso_us(int(newest * 1000) / 1000)}
+        return {"created_at": cursor_us(int(newest * 1000) / 1000)}
 
     def error(self, status: int, message: str) -> dict:
         return v2_error([message])
@@ -690,9 +695,9 @@ class ChatTurnsCase(ChatsCase):
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
         return {
             "use_global_cursor": True,
-            "state": {"created_at": iso_us(int(newest * 1000) / 1000)},
+            "state": {"created_at": cursor_us(int(newest * 1000) / 1000)},
             "lookback_window": 0,
-            "parent_state": {"vectara_chats": {"created_at": iso_us(int(parents * 1000) / 1000)}},
+            "parent_state": {"vectara_chats": {"created_at": cursor_us(int(parents * 1000) / 1000)}},
         }
 
     def mock_repeating_token(self, mocker: HttpMocker) -> None:
@@ -726,7 +731,7 @@ class SessionsCase(StreamCase):
         return {"states": [{"partition": {"agent_key": AGENT}, "cursor": {"created_at": iso_us(seconds)}}]}
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
-        cursor = {"created_at": iso_us(int(newest * 1000) / 1000)}
+        cursor = {"created_at": cursor_us(int(newest * 1000) / 1000)}
         return {
             "use_global_cursor": False,
             "states": [{"partition": {"agent_key": AGENT}, "cursor": cursor}],
@@ -764,10 +769,10 @@ class EventsCase(SessionsCase):
         }
 
     def state_after(self, newest: float, parents: float = PARENTS_AT) -> Dict[str, Any]:
-        parent_cursor = {"created_at": iso_us(int(parents * 1000) / 1000)}
+        parent_cursor = {"created_at": cursor_us(int(parents * 1000) / 1000)}
         return {
             "use_global_cursor": True,
-            "state": {"created_at": iso_us(int(newest * 1000) / 1000)},
+            "state": {"created_at": cursor_us(int(newest * 1000) / 1000)},
             "lookback_window": 0,
             "parent_state": {
                 "vectara_agent_sessions": {

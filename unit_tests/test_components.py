@@ -52,12 +52,14 @@ def response(status: int, body: Any, headers: dict | None = None) -> requests.Re
         ({"conversations": {"id": "x"}}, "conversations", "cursor", 0, "is a dict, not a list"),
         ({"conversations": [{"id": "x"}, None]}, "conversations", "cursor", 0, "not a JSON object"),
         (
-            {"Conversation": [{"id": "c", "turn": [{"id": "c"}, {"id": "t2"}]}, {"id": "d"}], "status": {"code": "OK"}},
+            {"Conversation": [{"id": "c", "turn": [{"id": "c"}, {"id": "t2"}]}, {"id": "d", "turn": [{"id": "d"}]}]},
             "Conversation.*.turn",
             "",
-            2,
+            3,
             None,
         ),
+        # read-conversations answers the ids it was asked for: a conversation or a list left out is broken
+        ({"Conversation": [{"id": "d"}], "status": {"code": "OK"}}, "Conversation.*.turn", "", 0, "not a list of JSON"),
         (
             {"Conversation": [{"id": "c", "turn": "oops"}]},
             "Conversation.*.turn",
@@ -65,7 +67,7 @@ def response(status: int, body: Any, headers: dict | None = None) -> requests.Re
             0,
             "is not a list of JSON objects",
         ),
-        ({"status": {"code": "OK"}}, "Conversation.*.turn", "", 0, None),
+        ({"status": {"code": "OK"}}, "Conversation.*.turn", "", 0, "no 'Conversation' list"),
         ({"chats": [], "metadata": {"page_key": "x"}}, "chats", "metadata.page_key", 0, None),
         ({"metadata": {"page_key": ""}, "status": {"code": "OK"}}, "chats", "metadata.page_key", 0, None),
     ],

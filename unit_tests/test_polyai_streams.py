@@ -20,6 +20,7 @@ from unit_tests.streams import (  # noqa: F401  (fixtures, used by name)
     error_messages,
     fast_source,
     final_state,
+    cursor_us,
     iso_us,
     ok,
     polyai_body,
@@ -117,8 +118,8 @@ def test_given_two_projects_one_with_state_when_read_then_each_starts_from_its_o
     by_project = {entry["partition"]["project_id"]: entry["cursor"] for entry in state["states"]}
     assert len(state["states"]) == 2
     assert by_project == {
-        PROJECT: {"started_at": iso_us(SAVED_S + DAY)},
-        OTHER: {"started_at": iso_us(record_time(1))},
+        PROJECT: {"started_at": cursor_us(SAVED_S + DAY)},
+        OTHER: {"started_at": cursor_us(record_time(1))},
     }
 
 
@@ -175,7 +176,7 @@ def test_given_a_conversation_in_progress_since_t_when_read_then_nothing_from_t_
         output = read(polyai_config("v3"), STREAM)
     assert emitted(output, STREAM) == _ids([before])
     assert final_state(output)["states"] == [
-        {"partition": {"project_id": PROJECT}, "cursor": {"started_at": iso_us(live_since - HOUR)}}
+        {"partition": {"project_id": PROJECT}, "cursor": {"started_at": cursor_us(live_since - HOUR)}}
     ]
 
 
@@ -187,7 +188,7 @@ def test_given_nothing_in_progress_when_read_then_the_last_five_minutes_are_left
         mocker.get(polyai_request("v3"), ok(polyai_body("v3", [settled, fresh])))
         output = read(polyai_config("v3"), STREAM)
     assert emitted(output, STREAM) == _ids([settled])
-    assert final_state(output)["states"][0]["cursor"] == {"started_at": iso_us(NOW_S - 10 * MINUTE)}
+    assert final_state(output)["states"][0]["cursor"] == {"started_at": cursor_us(NOW_S - 10 * MINUTE)}
 
 
 @freeze_time(NOW)

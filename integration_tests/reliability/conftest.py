@@ -2,7 +2,7 @@
 
 Tests marked ``@pytest.mark.scenario(fn)`` (``support.uses(fn)``) get ``outcome``: the result of
 ``fn(ctx, **params)`` for their own parameters. The first such test of the session starts *every* selected
-scenario of the suite: most on ``RELIABILITY_WORKERS`` threads (default 4), in the order the tests were
+scenario of the suite: most on ``RELIABILITY_WORKERS`` threads (default 6), in the order the tests were
 collected, and those marked ``support.idle`` (long waits, little work) on threads of their own. Each
 scenario is subprocess work against its own fake server, so while one test asserts, the next scenarios are
 already running; the suite stays short on two cores without pytest-xdist.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -23,7 +24,7 @@ import pytest
 
 from integration_tests.reliability.support import Context
 
-WORKERS = int(os.environ.get("RELIABILITY_WORKERS", "4"))
+WORKERS = int(os.environ.get("RELIABILITY_WORKERS", "6"))
 HERE = Path(__file__).parent
 
 Key = Tuple[Callable[..., Any], Tuple[Tuple[str, Any], ...]]
@@ -56,7 +57,8 @@ class ScenarioPool:
         self._workdir = workdir
         self._executors: List[ThreadPoolExecutor] = []
         self._futures: Dict[Key, Future] = {}
-        self._contexts: List[Context] = []
+        self.contexts: List[Context] = []
+        self.seconds: Dict[str, float] = {}
 
     def _start(self) -> None:
         keys: List[Key] = []
@@ -78,8 +80,8 @@ class ScenarioPool:
         fn, params = key
         label = _label(key)
         context = Context(self._workdir / label, label)
-        self._contexts.append(context)
-        self._futures[key] = executor.submit(_run, fn, context, dict(params))
+        self.contexts.append(context)
+        self._futures[key] = executor.submit(_run, fn, context, dict(params), self.seconds)
 
     def outcome(self, item: pytest.Item) -> Any:
         if not self._executors:
@@ -93,22 +95,40 @@ class ScenarioPool:
     def close(self) -> None:
         for executor in self._executors:
             executor.shutdown(wait=True, cancel_futures=True)
-        for context in self._contexts:
+        for context in self.contexts:
             context.stop()
 
 
-def _run(fn: Callable[..., Any], context: Context, params: Dict[str, Any]) -> Any:
+def _run(fn: Callable[..., Any], context: Context, params: Dict[str, Any], seconds: Dict[str, float]) -> Any:
     """A scenario, its servers stopped once it is over (their ground truth stays readable)."""
+    started = time.monotonic()
     try:
         return fn(context, **params)
     finally:
         context.stop()
+        seconds[context.label] = time.monotonic() - started
+
+
+_POOLS: List[ScenarioPool] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for pool in _POOLS:
+        if pool.seconds:
+            shown = int(os.environ.get("RELIABILITY_LONGEST", "3"))
+            longest = sorted(pool.seconds.items(), key=lambda item: -item[1])[:shown]
+            runs = sum(context.runs for context in pool.contexts)
+            terminalreporter.write_line(
+                f"reliability scenarios: {len(pool.seconds)} ({runs} connector runs) in {sum(pool.seconds.values()):.0f} s of worker time "
+                f"({WORKERS} workers); longest: " + ", ".join(f"{label} {seconds:.0f} s" for label, seconds in longest)
+            )
 
 
 @pytest.fixture(scope="session")
 def scenario_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioPool]:
     items = [item for item in request.session.items if HERE in Path(str(item.fspath)).parents]
     pool = ScenarioPool(items, tmp_path_factory.mktemp("reliability"))
+    _POOLS.append(pool)
     yield pool
     pool.close()
 

@@ -91,7 +91,9 @@ class Truth:
             self._vectara_v1(server)
         elif vectara:
             self._vectara_v2(server)
-        self.items = {stream: [item for item in items if item.cursor >= self.start] for stream, items in self.items.items()}
+        self.items = {
+            stream: [item for item in items if item.cursor >= self.start] for stream, items in self.items.items()
+        }
         for child, parent in PARENTS.items():  # a parent made before start_date is not read, nor its children
             if child in self.items:
                 kept = {item.pk for item in self.items[parent]}
@@ -312,10 +314,14 @@ def assert_clear_failure(run: Any, failure_types: str | Sequence[str], mentions:
     expected = (failure_types,) if isinstance(failure_types, str) else tuple(failure_types)
     assert run.returncode != 0, "I3: a failed sync must exit non-zero"
     errors = run.errors()
-    assert len(errors) == 1, f"I3: expected exactly one TRACE error, got {len(errors)}: {[e.get('message') for e in errors]}"
+    assert len(errors) == 1, (
+        f"I3: expected exactly one TRACE error, got {len(errors)}: {[e.get('message') for e in errors]}"
+    )
     error = errors[0]
     message = error.get("message") or ""
-    assert error.get("failure_type") in expected, f"I3: failure_type {error.get('failure_type')} not in {expected}: {message}"
+    assert error.get("failure_type") in expected, (
+        f"I3: failure_type {error.get('failure_type')} not in {expected}: {message}"
+    )
     for phrase in _UNACTIONABLE:
         assert phrase not in message, f"I3: the error message is not actionable ({phrase!r}): {message[:300]}"
     parts = [part.strip() for part in message.split(" | ")]
@@ -353,3 +359,18 @@ def assert_no_secrets(text: str, secrets: Iterable[str]) -> None:
 
 def assert_took_less_than(run: Any, seconds: float) -> None:
     assert run.seconds < seconds, f"I5: the run took {run.seconds:.1f} s, more than {seconds} s"
+
+
+def assert_resume_loses_nothing(
+    failed: Any, resumed: Any, truth: Truth, exclude: Mapping[str, Iterable[str]] = {}
+) -> None:
+    """After a failed (or killed) run: I2 at every STATE the failed run saved, then the run resumed from its
+    last states succeeds, I2 there, and I1 over both runs, for every stream of `truth`."""
+    for stream in truth.streams:
+        assert_state_never_passes_unemitted(failed, stream, truth, exclude=exclude.get(stream, ()))
+    assert_succeeded(resumed)
+    for stream in truth.streams:
+        assert_state_never_passes_unemitted(
+            resumed, stream, truth, before=failed.ids(stream), exclude=exclude.get(stream, ())
+        )
+        assert_delivered_exactly([failed, resumed], stream, truth, exclude.get(stream, ()))

@@ -172,9 +172,9 @@ def config_for(
     extra = {} if workers is None else {"num_workers": workers}
     config = connector_config(server, start_date, profile.polyai, profile.vectara, auth, **extra)
     if profile.polyai:
-        config["polyai"].update(page_size=POLYAI_PAGE, window_days=WINDOW_DAYS, **(polyai or {}))
+        config["polyai"].update({"page_size": POLYAI_PAGE, "window_days": WINDOW_DAYS, **(polyai or {})})
     if profile.vectara:
-        config["vectara"].update(page_size=VECTARA_PAGE, **(vectara or {}))
+        config["vectara"].update({"page_size": VECTARA_PAGE, **(vectara or {})})
     return config
 
 
@@ -245,7 +245,9 @@ def vectara_second_page_key(server: FakeApiServer, version: str) -> str:
         ).json()
         key = body["pageKey"]
     else:
-        key = _get(server, "/v2/chats", {"limit": VECTARA_PAGE}, {"x-api-key": server.vectara_api_key})["metadata"]["page_key"]
+        key = _get(server, "/v2/chats", {"limit": VECTARA_PAGE}, {"x-api-key": server.vectara_api_key})["metadata"][
+            "page_key"
+        ]
     server.reset_log()
     return key
 
@@ -284,7 +286,14 @@ def entry_params(entry: Any) -> Dict[str, str]:
     """The parameters a logged request is matched on, as `Fault.match` sees them."""
     parts = entry.path.strip("/").split("/")
     if entry.endpoint == "polyai":
-        return {"offset": "0", "client_env": "live", **entry.query, "version": parts[0], "account_id": parts[1], "project_id": parts[2]}
+        return {
+            "offset": "0",
+            "client_env": "live",
+            **entry.query,
+            "version": parts[0],
+            "account_id": parts[1],
+            "project_id": parts[2],
+        }
     body = entry.body if isinstance(entry.body, dict) else {}
     if entry.endpoint == "vectara":
         return {"pageKey": str(body.get("pageKey") or ""), "numResults": str(body.get("numResults") or 0)}
@@ -339,7 +348,7 @@ class Context:
     workdir: Path
     label: str
     servers: List[FakeApiServer] = field(default_factory=list)
-    _runs: int = 0
+    runs: int = 0
 
     def serve(self, **overrides: Any) -> FakeApiServer:
         server = new_server(**overrides)
@@ -347,8 +356,8 @@ class Context:
         return server
 
     def _next_dir(self, name: str) -> Path:
-        self._runs += 1
-        path = self.workdir / f"{self._runs:02d}-{name}"
+        self.runs += 1
+        path = self.workdir / f"{self.runs:02d}-{name}"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -373,12 +382,16 @@ class Context:
                 "read", folder, config, catalog, state or None, ["--debug"] if debug else [], timeout, env
             )
         except subprocess.TimeoutExpired as expired:
-            raise AssertionError(f"I5: {self.label}/{folder.name}: the connector was still running after {timeout:.0f} s") from expired
+            raise AssertionError(
+                f"I5: {self.label}/{folder.name}: the connector was still running after {timeout:.0f} s"
+            ) from expired
         run.seconds = time.time() - started  # type: ignore[attr-defined]
         run.started = started  # type: ignore[attr-defined]
         return run
 
-    def _popen(self, folder: Path, config: Mapping[str, Any], streams: Sequence[str], state: Optional[Sequence]) -> List[str]:
+    def _popen(
+        self, folder: Path, config: Mapping[str, Any], streams: Sequence[str], state: Optional[Sequence]
+    ) -> List[str]:
         args = [connector_executable(), "read"]
         for flag, payload, name in (
             ("--config", config, "config.json"),
