@@ -720,8 +720,9 @@ def to_seconds(value: Any) -> Optional[float]:
 
 
 def iso_utc(seconds: float) -> str:
-    """Unix seconds as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the form of every date-time state of this connector."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Unix seconds as `YYYY-MM-DDTHH:MM:SS.ffffff+0000`, the form of every date-time the connector writes
+    (states, PolyAI's `start_time` and `end_time`): the manifest's cursors write theirs with `%z`."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 
 PARENT_WINDOW_START = "_parent_window_start"

@@ -316,8 +316,8 @@ def polyai_probe(version: str = "v3", project: str = PROJECT, max_hours: int = 2
         "client_env": "live",
         "in_progress": "true",
         "limit": "2",
-        "start_time": iso_us(NOW_S - max_hours * HOUR),
-        "end_time": iso_us(NOW_S),
+        "start_time": cursor_us(NOW_S - max_hours * HOUR),
+        "end_time": cursor_us(NOW_S),
         **params,
     }
     return HttpRequest(polyai_url(version, project), query_params=query, headers={"x-api-key": POLYAI_KEY})

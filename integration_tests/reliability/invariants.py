@@ -240,20 +240,27 @@ def _passed(items: Iterable[Item], limits: Mapping[Optional[str], int]) -> List[
 
 def passed_by_state(stream: str, blob: Mapping[str, Any], truth: Truth) -> List[Item]:
     """Every record of `stream` a resume from `blob` would never read again: those at or before its cursor
-    value (per partition); for turns and events also every one whose parent is at or before the parent
-    state less the turns look-back (the parent is not read again, so neither are its turns or events)."""
+    value (per partition). For turns and events, a resume reads again every parent made after the parent
+    state less the turns look-back, and of those, every turn (event) newer than the child's cursor and
+    every turn of a parent made after the parent state itself (ClientSideWindowFilter): the rest is passed."""
     cursor_field = registry.stream(stream).cursor_field
-    found = {item.pk: item for item in _passed(truth.items[stream], _state_limits(blob, cursor_field))}
+    child_limits = _state_limits(blob, cursor_field)
     parent_stream = PARENTS.get(stream)
-    parent_blob = (blob.get("parent_state") or {}).get(parent_stream) if parent_stream else None
-    if parent_blob:
-        limits = {
-            key: value - truth.lookback_micros()
-            for key, value in _state_limits(parent_blob, registry.stream(parent_stream).cursor_field).items()
-        }
-        finished = {parent.pk for parent in _passed(truth.items[parent_stream], limits)}
-        found.update({item.pk: item for item in truth.items[stream] if item.parent in finished})
-    return list(found.values())
+    if not parent_stream:
+        return _passed(truth.items[stream], child_limits)
+    parent_blob = (blob.get("parent_state") or {}).get(parent_stream)
+    parent_limits = _state_limits(parent_blob, registry.stream(parent_stream).cursor_field) if parent_blob else {}
+    parents = {parent.pk: parent for parent in truth.items[parent_stream]}
+    passed = []
+    for item in truth.items[stream]:
+        parent = parents.get(item.parent)
+        parent_limit = parent_limits.get(None, parent_limits.get(parent.partition)) if parent else None
+        read_again = parent is None or parent_limit is None or parent.cursor > parent_limit - truth.lookback_micros()
+        new_parent = parent is None or parent_limit is None or parent.cursor > parent_limit
+        child_limit = child_limits.get(None, child_limits.get(item.partition))
+        if not (read_again and (new_parent or child_limit is None or item.cursor > child_limit)):
+            passed.append(item)
+    return passed
 
 
 def assert_state_never_passes_unemitted(

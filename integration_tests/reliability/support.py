@@ -133,8 +133,8 @@ def server_secrets(server: FakeApiServer) -> List[str]:
 
 
 def iso(seconds: float) -> str:
-    """The connector's window form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The connector's window form, `YYYY-MM-DDTHH:MM:SS.ffffff+0000`."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 
 def new_server(**overrides: Any) -> FakeApiServer:

@@ -35,7 +35,8 @@ VECTARA = "vectara_conversations"
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The connector's form of a window bound: `YYYY-MM-DDTHH:MM:SS.ffffff+0000`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 
 def _config(version: str = "v3", start_date: str = "2026-01-01T00:00:00Z") -> Dict[str, Any]:
@@ -117,7 +118,7 @@ def test_given_started_at_with_z_offsets_fractions_and_a_dst_change_when_read_th
     now = "2026-03-20T12:00:00Z"
     records = [_polyai(i, started_at=stamp) for i, stamp in enumerate(DST_AND_FORMATS)]
     config = _config(version, start_date="2026-03-01T00:00:00Z")
-    start, end = "2026-03-01T00:00:00.000000Z", "2026-03-20T12:00:00.000000Z"
+    start, end = "2026-03-01T00:00:00.000000+0000", "2026-03-20T12:00:00.000000+0000"
     token = "c2-units" if version == "v3" else PAGE
     with freeze_time(now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, now, version)
@@ -129,7 +130,7 @@ def test_given_started_at_with_z_offsets_fractions_and_a_dst_change_when_read_th
     assert emitted == DST_AND_FORMATS, "started_at must reach the destination exactly as the API wrote it"
     latest = max(DST_AND_FORMATS, key=micros)
     assert micros(_project_state(output)) == micros(latest)
-    assert _project_state(output) == "2026-03-08T10:00:00.500000Z"
+    assert _project_state(output) == "2026-03-08T02:00:00.500000-0800", "the latest instant, with its own offset"
 
 
 def test_given_a_started_at_with_a_positive_offset_when_the_next_sync_resumes_then_a_conversation_held_after_it_arrives() -> (
@@ -155,15 +156,14 @@ def test_given_a_started_at_with_a_positive_offset_when_the_next_sync_resumes_th
             HttpRequest(_polyai_url("v3"), query_params=hold_query),
             HttpResponse(json.dumps(polyai_v3_page([dict(held, in_progress=True)])), 200),
         )
-        window = _window("v3", "2026-03-08T00:00:00.000000Z", "2026-03-08T12:30:00.000000Z")
+        window = _window("v3", "2026-03-08T00:00:00.000000+0000", "2026-03-08T12:30:00.000000+0000")
         mocker.get(window, HttpResponse(json.dumps(polyai_v3_page([at_ten, dict(held, in_progress=True)])), 200))
         first = read_stream(config, POLYAI)
     assert [m.record.data["id"] for m in first.records] == [at_ten["id"]], "the conversation in progress is held back"
     saved = _project_state(first)
     with freeze_time(second_now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, second_now, "v3")
-        resumed_at = datetime.fromtimestamp(micros(saved) / 1e6, timezone.utc)
-        window = _window("v3", _iso(resumed_at), "2026-03-08T20:00:00.000000Z")
+        window = _window("v3", saved, "2026-03-08T20:00:00.000000+0000")  # the state, with its own offset
         served = [record for record in (at_ten, held) if micros(record["started_at"]) >= micros(saved)]
         mocker.get(window, HttpResponse(json.dumps(polyai_v3_page(served)), 200))
         second = read_stream(config, POLYAI, stream_state=first.most_recent_state.stream_state.__dict__)
@@ -185,7 +185,7 @@ def test_given_polyai_records_without_id_or_started_at_when_read_then_they_are_e
     no_id = _polyai(5, started_at="2026-01-06T10:00:00Z")
     del no_id["id"]
     page = [valid[0], no_cursor, null_cursor, garbage_cursor, no_id]
-    start, end = "2026-01-01T00:00:00.000000Z", "2026-01-15T12:00:00.000000Z"
+    start, end = "2026-01-01T00:00:00.000000+0000", "2026-01-15T12:00:00.000000+0000"
     with freeze_time(now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, now, "v3")
         mocker.get(_window("v3", start, end), HttpResponse(_page("v3", page, "c2-units"), 200))
@@ -195,7 +195,7 @@ def test_given_polyai_records_without_id_or_started_at_when_read_then_they_are_e
     # Policy (docs/reliability-notes.md): at-least-once. Every record is passed on, even one the
     # destination cannot dedupe (no id) or place (no started_at); only readable cursors move the state.
     assert len(output.records) == 6
-    assert _project_state(output) == "2026-01-07T10:00:00.000000Z"
+    assert _project_state(output) == "2026-01-07T10:00:00.000000+0000"
 
 
 def test_given_vectara_records_without_id_or_epoch_secs_when_read_then_they_are_emitted_and_the_state_does_not_jump() -> (
@@ -243,7 +243,7 @@ def test_given_vectara_records_without_id_or_epoch_secs_when_read_then_they_are_
 def test_given_a_next_offset_past_the_end_when_read_then_the_empty_page_ends_the_walk_cleanly() -> None:
     now = "2026-01-15T12:00:00Z"
     records = [_polyai(i, started_at=f"2026-01-0{i + 2}T10:00:00Z") for i in range(2)]
-    start, end = "2026-01-01T00:00:00.000000Z", "2026-01-15T12:00:00.000000Z"
+    start, end = "2026-01-01T00:00:00.000000+0000", "2026-01-15T12:00:00.000000+0000"
     past_the_end = _window("v1", start, end, 1000)
     with freeze_time(now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, now, "v1")
@@ -253,7 +253,7 @@ def test_given_a_next_offset_past_the_end_when_read_then_the_empty_page_ends_the
         mocker.assert_number_of_calls(past_the_end, 1)
     assert not output.errors
     assert [m.record.data["id"] for m in output.records] == [r["id"] for r in records]
-    assert _project_state(output) == "2026-01-03T10:00:00.000000Z"
+    assert _project_state(output) == "2026-01-03T10:00:00.000000+0000"
 
 
 NON_STANDARD_JSON = {
@@ -273,7 +273,7 @@ def test_given_json_that_pythons_parser_reads_but_orjson_refuses_when_read_then_
     odd = _polyai(0, started_at="2026-01-05T10:00:00Z")
     odd["turns"][0][field] = value
     fine = _polyai(1, started_at="2026-01-06T10:00:00Z")
-    start, end = "2026-01-01T00:00:00.000000Z", "2026-01-15T12:00:00.000000Z"
+    start, end = "2026-01-01T00:00:00.000000+0000", "2026-01-15T12:00:00.000000+0000"
     with freeze_time(now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, now, "v3")
         mocker.get(_window("v3", start, end), HttpResponse(json.dumps(polyai_v3_page([odd, fine])), 200))
