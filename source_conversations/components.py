@@ -791,8 +791,12 @@ class ClientSideWindowFilter(RecordFilter):
                 yield record
 
     def _new_parents(self, stream_slice: Any) -> Any:
-        """A test telling whether a record's parent was made after the parent's saved state."""
+        """A test telling whether a record's parent was made after the parent's saved state; None for a
+        slice that is not a parent's (the parent list itself inherits the child's `$parameters`, so its
+        own filter has `parent_created_field` set too, and must keep only its window)."""
         extra = getattr(stream_slice, "extra_fields", None) or {}
+        if self.parent_created_field not in extra:
+            return None
         created, window_start = extra.get(self.parent_created_field), extra.get(PARENT_WINDOW_START)
         if not isinstance(created, list):
             new = self._is_new(created, window_start)

@@ -438,3 +438,56 @@ def test_given_a_global_state_in_a_form_state_check_accepts_when_read_then_newer
     state = final_state(output)
     assert "states" not in state, f"per-partition entries in the state: {state['states']}"
     assert state["use_global_cursor"] is True
+
+
+# -------------------------------------------------------------------------------------------------
+# The parent's lookback: which parents' turns (events) a resumed sync reads again
+# -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", ["vectara_turns", "vectara_chat_turns", "vectara_agent_events"])
+@freeze_time(NOW)
+def test_given_parent_state_when_resumed_then_only_parents_within_the_lookback_or_newer_are_read_again(
+    stream: str,
+) -> None:
+    """The parent list is walked whole (no time filter in the API), but only parents made within
+    turns_lookback_days before the parent's saved state, or after it, have their turns (events) read
+    again. The parent list inherits the child's `$parameters`: its own filter must still keep only its
+    window, not every parent."""
+    version = "v1" if stream == "vectara_turns" else "v2"
+    config = vectara_config(version)
+    config["vectara"]["turns_lookback_days"] = 2
+    cursor = {"epochSecs": str(int(SAVED_S))} if version == "v1" else {"created_at": iso_us(SAVED_S)}
+    saved = {"state": cursor, "parent_state": _parent_state(stream, cursor)}
+    made = {"old": SAVED_S - 4 * DAY, "inside": SAVED_S - DAY, "new": SAVED_S + DAY}
+    with HttpMocker() as mocker:
+        if stream == "vectara_turns":
+            parents = {name: vectara_v1_turn(100 + n, at) for n, (name, at) in enumerate(made.items())}
+            mocker.post(list_conversations_request(), ok(vectara_page(list(parents.values()))))
+            wanted = read_conversations_request([parents["inside"]["id"], parents["new"]["id"]])
+            child = vectara_v1_turn(200, SAVED_S + DAY, parents["new"]["id"])
+            mocker.post(wanted, ok(read_conversations_body([child])))
+            children = {"wanted": wanted}
+        elif stream == "vectara_chat_turns":
+            parents = {name: chat(n, at) for n, (name, at) in enumerate(made.items())}
+            mocker.get(v2_request("/v2/chats"), ok(v2_page("chats", list(parents.values()))))
+            children = {
+                name: v2_request(f"/v2/chats/{parent['id']}/turns", limit=None) for name, parent in parents.items()
+            }
+            for n, request in enumerate(children.values()):
+                mocker.get(request, ok({"turns": [chat_turn(n, SAVED_S + DAY, n)]}))
+        else:
+            parents = {name: session(n, at) for n, (name, at) in enumerate(made.items())}
+            mocker.get(agents_request(), agents_page())
+            mocker.get(sessions_request(), ok(v2_page("sessions", list(parents.values()))))
+            children = {name: events_request(parent["key"]) for name, parent in parents.items()}
+            for n, request in enumerate(children.values()):
+                mocker.get(request, ok(v2_page("events", [event(n, SAVED_S + DAY, n)])))
+        output = read(config, stream, state=saved)
+        if stream == "vectara_turns":
+            mocker.assert_number_of_calls(children["wanted"], 1)
+        else:
+            mocker.assert_number_of_calls(children["old"], 0)
+            mocker.assert_number_of_calls(children["inside"], 1)
+            mocker.assert_number_of_calls(children["new"], 1)
+    assert error_messages(output) == []
