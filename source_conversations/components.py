@@ -787,7 +787,11 @@ class ClientSideWindowFilter(RecordFilter):
         cursor_field = self.cursor_field
         for record in records:
             moment = to_seconds(record.get(cursor_field))
-            if moment is None or start < moment <= end or (new_parent is not None and moment <= end and new_parent(record)):
+            if (
+                moment is None
+                or start < moment <= end
+                or (new_parent is not None and moment <= end and new_parent(record))
+            ):
                 yield record
 
     def _new_parents(self, stream_slice: Any) -> Any:
