@@ -942,6 +942,29 @@ class StateCheck(StateMigration):
         )
 
 
+class _PartitionsOnly(PartitionRouter):
+    """A partition router whose partitions only name what to read: it adds nothing to requests and keeps
+    no state of its own (the stream's cursor keeps it)."""
+
+    def get_request_params(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_headers(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_data(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_json(self, **_: Any) -> Mapping[str, Any]:
+        return {}
+
+    def set_initial_state(self, stream_state: StreamState) -> None:
+        pass
+
+    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+        return None
+
+
 # =====================================================================================================
 # 4. PolyAI
 # =====================================================================================================
@@ -951,7 +974,7 @@ HOLD_FROM = "hold_from"
 
 
 @dataclass
-class PolyAIProjects(PartitionRouter):
+class PolyAIProjects(_PartitionsOnly):
     """One partition per project of `polyai.project_ids`, each telling `InProgressHold` where to stop.
 
     Before any window is read, it asks each project for its oldest conversation still in progress (one
@@ -1024,24 +1047,6 @@ class PolyAIProjects(PartitionRouter):
             hold = oldest
         return iso_utc(hold)
 
-    def get_request_params(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_headers(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_body_data(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_body_json(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def set_initial_state(self, stream_state: StreamState) -> None:
-        pass
-
-    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
-        return None
-
 
 _SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
 
@@ -1113,7 +1118,7 @@ class InProgressHold(RecordFilter):
 
 
 @dataclass
-class AgentKeys(PartitionRouter):
+class AgentKeys(_PartitionsOnly):
     """One partition per agent: those of `vectara.agent_keys`, or every agent `GET /v2/agents` lists.
 
     Why custom: the stock routers take either a fixed list (`ListPartitionRouter`) or a parent stream
@@ -1137,24 +1142,6 @@ class AgentKeys(PartitionRouter):
         for key in keys:
             if key:
                 yield StreamSlice(partition={"agent_key": key}, cursor_slice={})
-
-    def get_request_params(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_headers(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_body_data(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def get_request_body_json(self, **_: Any) -> Mapping[str, Any]:
-        return {}
-
-    def set_initial_state(self, stream_state: StreamState) -> None:
-        pass
-
-    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
-        return None
 
 
 # =====================================================================================================
