@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from dataclasses import InitVar, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import urlsplit
@@ -495,10 +495,12 @@ class RecordsExtractor(RecordExtractor):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     token_path: str = ""
+    date_time_field: str = ""  # a date-time cursor: its text values are handed on as `CursorText`
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self.records_path = interpolate(self.records_path, self.config, parameters)
         self.token_path = interpolate(self.token_path, self.config, parameters) or ""
+        self.date_time_field = interpolate(self.date_time_field, self.config, parameters) or ""
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records, problem = page_records(parsed_page(response), self.records_path, self.token_path)
@@ -507,6 +509,12 @@ class RecordsExtractor(RecordExtractor):
                 message=f"The API answered a page with {problem}; the sync stopped rather than skip it.",
                 failure_type=FailureType.system_error,
             )
+        name = self.date_time_field
+        if name:
+            for record in records:
+                value = record.get(name)
+                if type(value) is str:
+                    record[name] = CursorText(value)
         return records
 
 
@@ -706,17 +714,49 @@ def to_seconds(value: Any) -> Optional[float]:
     text = value.strip()
     if text.lstrip("-").isdigit():
         return float(int(text))
+    moment = _date_time(text)
+    if moment is not None:
+        return moment.timestamp()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class CursorText(str):
+    """A record's date-time cursor value: the same text, that also reads as a number, its microseconds since
+    the epoch (`int()`); a text that is not a date-time raises ValueError, as strptime would.
+
+    Why: the CDK's cursor parses each record's cursor value twice with `datetime.strptime`, which takes a
+    process-wide lock; with several partitions read at once, threads queue on it and a PolyAI sync at
+    num_workers 20 spent four times the CPU of one at num_workers 1 (benchmark/README.md). The date-time
+    cursors list `%epoch_microseconds` first in `cursor_datetime_formats`, which the CDK reads with
+    `int(value)`: for a `CursorText` that is one `datetime.fromisoformat`, no lock. A plain text (a saved
+    state) fails that format and is read by the ISO formats after it, as before.
+    """
+
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        moment = _date_time(self)
+        if moment is None:
+            raise ValueError(f"not a date-time: {str(self)!r}")
+        return (moment - _EPOCH) // _MICROSECOND
+
+
+def _date_time(text: str) -> Optional[datetime]:
+    """An ISO 8601 date-time (`Z`, `+00:00`, a fraction; no offset means UTC), or None."""
+    text = text.strip()
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def iso_utc(seconds: float) -> str:

@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
@@ -325,6 +326,48 @@ def test_given_retry_after_within_budget_when_backing_off_then_that_long_and_pas
 )
 def test_given_a_time_in_any_form_the_apis_use_when_parsed_then_one_instant(value, seconds):
     assert C.to_seconds(value) == seconds
+
+
+@pytest.mark.parametrize(
+    "text, micros",
+    [
+        ("2026-01-01T00:00:00Z", 1767225600_000000),
+        ("2026-01-01T00:00:00.000001Z", 1767225600_000001),
+        ("2026-01-01T00:00:00.250Z", 1767225600_250000),
+        ("2026-01-01T05:30:00.999999+05:30", 1767225600_999999),
+        ("2026-01-01T00:00:00.000000+0000", 1767225600_000000),
+        ("2026-01-01T00:00:00", 1767225600_000000),
+    ],
+)
+def test_given_a_date_time_cursor_text_when_read_as_a_number_then_its_exact_microseconds_since_the_epoch(text, micros):
+    value = C.CursorText(text)
+    assert int(value) == micros
+    assert value == text and isinstance(value, str)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1767225600", "2026-13-01T00:00:00Z"])
+def test_given_a_cursor_text_that_is_not_a_date_time_when_read_as_a_number_then_value_error_as_strptime_would(
+    text,
+):
+    with pytest.raises(ValueError):
+        int(C.CursorText(text))
+
+
+def test_given_a_cursor_text_in_a_record_when_serialised_then_the_same_json_string_as_the_text():
+    record = {"started_at": C.CursorText("2026-01-01T00:00:00.000000Z")}
+    assert orjson.dumps(record) == orjson.dumps({"started_at": "2026-01-01T00:00:00.000000Z"})
+    assert json.dumps(record) == json.dumps({"started_at": "2026-01-01T00:00:00.000000Z"})
+    assert copy.deepcopy(record) == record
+
+
+def test_given_a_date_time_cursor_stream_when_its_page_is_extracted_then_only_its_cursor_texts_are_cursor_texts():
+    extractor = C.RecordsExtractor(
+        records_path="conversations", config={}, parameters={}, token_path="cursor", date_time_field="started_at"
+    )
+    body = {"conversations": [{"id": "a", "started_at": "2026-01-01T00:00:00Z"}, {"id": "b", "started_at": None}]}
+    records = list(extractor.extract_records(response(200, body)))
+    assert type(records[0]["started_at"]) is C.CursorText and records[1]["started_at"] is None
+    assert type(records[0]["id"]) is str
 
 
 def window_filter(start_date="2026-01-01T00:00:00Z", cursor="epochSecs"):

@@ -146,6 +146,35 @@ def test_the_private_cdk_members_in_use_are_each_used_where_the_list_says():
         assert use.attribute.split(".")[-1] in text or use.attribute.split(".")[0] in text, use
 
 
+def test_the_cdks_date_time_cursor_reads_a_cursor_text_without_strptime(monkeypatch):
+    """`cdk_private.BEHAVIOURS`: the concurrent cursor, built as the manifest's date-time cursors build it,
+    reads a record's `CursorText` with no strptime call, to the same instant strptime gives the text."""
+    import _strptime
+
+    from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+        CustomFormatConcurrentStreamStateConverter,
+    )
+
+    formats = list(MANIFEST["definitions"]["date_time_formats"])
+    converter = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%f%z", formats)
+    text = "2026-01-01T05:30:00.123456+05:30"
+    by_strptime = converter.parse_value(text)
+
+    def no_strptime(*args: Any) -> None:
+        raise AssertionError(f"strptime called with {args}")
+
+    monkeypatch.setattr(_strptime, "_strptime_datetime", no_strptime)
+    assert converter.parse_value(components().CursorText(text)) == by_strptime
+    with pytest.raises(AssertionError, match="strptime called"):
+        converter.parse_value(text)  # a plain text (a saved state) still goes to strptime
+
+
+@pytest.mark.parametrize("behaviour", cdk_private.BEHAVIOURS, ids=lambda behaviour: behaviour.test.split("::")[-1])
+def test_each_cdk_behaviour_the_components_count_on_names_a_test_that_exists(behaviour):
+    path, _, name = behaviour.test.partition("::")
+    assert f"def {name}(" in (ROOT / path).read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------------------------------
 # Docs agree with the code
 # --------------------------------------------------------------------------------------------------
