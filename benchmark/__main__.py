@@ -82,10 +82,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers",
         type=_workers,
         default=[default_workers],
-        help=f"num_workers values of the connector, e.g. 1,2,4,8,12,16,20 (default {default_workers}, its default)",
+        help=(
+            f"num_workers values of the connector, e.g. 1,2,4,8,12,16,20; its default ({default_workers}) is always "
+            "measured"
+        ),
     )
     latency.add_argument(
-        "--scale", type=float, default=1.0, help="multiply every scenario's data by this (default 1; the smoke test: 0.02)"
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every scenario's data by this (default 1; the smoke test: 0.02)",
     )
     cpu = parser.add_argument_group("CPU mode")
     cpu.add_argument("--records", type=int, default=100_000, help="records per stream (default 100000)")
@@ -119,6 +125,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not 1 <= args.cpu_workers <= MAX_WORKERS:
         parser.error(f"--cpu-workers is from 1 to {MAX_WORKERS}")
     args.default_workers = default_workers
+    args.workers = sorted({*args.workers, default_workers})  # the tables and targets are at the default
     return args
 
 
@@ -177,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu = run_cpu(args, workdir)
             print_cpu(cpu, sys.stdout)
             results["cpu"] = asdict(cpu)
+    results["revision_at_end"] = connector_revision()
+    if results["revision_at_end"] != revision:
+        print(
+            f"\nThe connector changed during the run: {revision} at the start, {results['revision_at_end']} at the end; "
+            "the figures may mix both",
+            flush=True,
+        )
     if args.json:
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     return 0

@@ -146,7 +146,11 @@ def benchmark_stream(
     spec = {
         "server": setup.server(records),
         "warm": [setup.warm],
-        "truth": {"path": str(truth_path), "streams": [setup.stream], "polyai_windows": setup.windows(datetime.now(timezone.utc))},
+        "truth": {
+            "path": str(truth_path),
+            "streams": [setup.stream],
+            "polyai_windows": setup.windows(datetime.now(timezone.utc)),
+        },
     }
     with ServerProcess(spec, workdir) as server:
         truth = orjson.loads(truth_path.read_bytes())
@@ -154,11 +158,19 @@ def benchmark_stream(
         if len(expected) != records:
             raise AssertionError(f"the fake API holds {len(expected):,} {setup.stream} records, not {records:,}")
         config = setup.config(server.sections, num_workers)
-        job = {"job": setup.job, "stream": setup.stream, "config": config, "page_size": setup.page_size, "start_time": config["start_date"]}
+        job = {
+            "job": setup.job,
+            "stream": setup.stream,
+            "config": config,
+            "page_size": setup.page_size,
+            "start_time": config["start_date"],
+        }
         files = _Files(
             job=_write_json(workdir / f"{setup.name}-job.json", job),
             config=_write_json(workdir / f"{setup.name}-config.json", config),
-            catalog=_write_json(workdir / f"{setup.name}-catalog.json", configured_catalog([setup.stream], "full_refresh")),
+            catalog=_write_json(
+                workdir / f"{setup.name}-catalog.json", configured_catalog([setup.stream], "full_refresh")
+            ),
             out=workdir / f"{setup.name}-out.jsonl",
         )
         result = StreamResult(setup.name, setup.stream, records, setup.page_size, num_workers, [])
@@ -289,7 +301,9 @@ def startup(workdir: Path, repeats: int = 3) -> Startup:
     medians = {}
     for name, argv in commands.items():
         usages = [run_measured(argv, workdir / f"startup-{name}.out", 120) for _ in range(repeats)]
-        medians[name] = Usage(*(statistics.median(values) for values in zip(*(asdict(u).values() for u in usages))))
+        medians[name] = Usage(
+            *(statistics.median(values) for values in zip(*(asdict(u).values() for u in usages), strict=True))
+        )
     return Startup(repeats=repeats, **medians)
 
 

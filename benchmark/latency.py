@@ -149,7 +149,9 @@ def _measure(
         argv = [sys.executable, str(LOOP_SCRIPT), str(_write_json(workdir / f"{scenario.name}-job.json", job))]
     else:
         assert workers is not None
-        config_path = _write_json(workdir / f"{scenario.name}-config-{workers}.json", scenario.config(server.sections, workers))
+        config_path = _write_json(
+            workdir / f"{scenario.name}-config-{workers}.json", scenario.config(server.sections, workers)
+        )
         catalog_path = _write_json(
             workdir / f"{scenario.name}-catalog.json", configured_catalog([scenario.stream], "incremental")
         )

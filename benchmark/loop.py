@@ -50,7 +50,9 @@ class Reader:
         response.raise_for_status()
         return orjson.loads(response.content)
 
-    def pages(self, request: Callable[[Any], tuple[str, str, dict[str, Any]]], next_of: Callable[[Any], Any]) -> Iterator[Any]:
+    def pages(
+        self, request: Callable[[Any], tuple[str, str, dict[str, Any]]], next_of: Callable[[Any], Any]
+    ) -> Iterator[Any]:
         token = None
         while True:
             method, url, kwargs = request(token)
@@ -87,16 +89,15 @@ def polyai(job: Mapping[str, Any], session: requests.Session, output: Output) ->
     version = settings.get("api_version", "v3")
     reader = Reader(session, {"x-api-key": settings["api_key"]})
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    next_key = "cursor" if version == "v3" else "next_offset"
+    token_key = "cursor" if version == "v3" else "offset"
     for project in settings["project_ids"]:
         url = f"{settings['base_url']}/{version}/{settings['account_id']}/{project}/conversations"
         params = {"client_env": "live", "limit": job["page_size"], "start_time": job["start_time"], "end_time": now}
 
-        def request(token: Any) -> tuple[str, str, dict[str, Any]]:
-            if token is None:
-                return "GET", url, {"params": params}
-            return "GET", url, {"params": {**params, ("cursor" if version == "v3" else "offset"): token}}
+        def request(token: Any, url: str = url, params: dict[str, Any] = params) -> tuple[str, str, dict[str, Any]]:
+            return "GET", url, {"params": params if token is None else {**params, token_key: token}}
 
-        next_key = "cursor" if version == "v3" else "next_offset"
         for page in reader.pages(request, lambda page: page.get(next_key)):
             output.write(page["conversations"])
 

@@ -132,7 +132,9 @@ class ServerProcess:
         server's busy seconds so far."""
         stats = self.control("GET", "stats")
         requests = {name: int(count) for name, count in stats["requests"].items() if name != "control"}
-        return ServerCounts(requests, int(stats["max_in_flight"].get("total", 0)), float(stats["served"]["busy_seconds"]))
+        return ServerCounts(
+            requests, int(stats["max_in_flight"].get("total", 0)), float(stats["served"]["busy_seconds"])
+        )
 
 
 @dataclass(frozen=True)

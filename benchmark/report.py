@@ -30,7 +30,7 @@ def _table(header: list[tuple[str, str]], rows: Iterable[list[str]], out: TextIO
     """Columns of ``(title, format spec)``; each row a list of cells."""
     print("  ".join(f"{title:{spec}}" for title, spec in header).rstrip(), file=out)
     for row in rows:
-        print("  ".join(f"{cell:{spec}}" for cell, (_, spec) in zip(row, header)).rstrip(), file=out)
+        print("  ".join(f"{cell:{spec}}" for cell, (_, spec) in zip(row, header, strict=True)).rstrip(), file=out)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -69,6 +69,7 @@ _LATENCY_HEADER = [
     ("CPU s", ">6"),
     ("RSS MB", ">6"),
     ("dup", ">3"),
+    ("load", ">4"),
 ]
 
 
@@ -106,6 +107,7 @@ def latency_table(report: LatencyReport, out: TextIO) -> None:
                 f"{connector.cpu_seconds:.1f}",
                 f"{connector.peak_rss_mb:.0f}",
                 _count(connector.duplicates),
+                f"{connector.load_average:.1f}",
             ]
         )
     _table(_LATENCY_HEADER, rows, out)
@@ -114,7 +116,8 @@ def latency_table(report: LatencyReport, out: TextIO) -> None:
         "  request at a time); x loop = connector over loop (lower is faster), speed-up = loop over connector;\n"
         "  requests (min) = requests the fake API received (the fewest possible), ok when every run made exactly\n"
         "  the minimum; in flight = most requests the fake API handled at once; CPU s, RSS MB = the connector's;\n"
-        "  dup = records read twice (conversations on a window edge)",
+        "  dup = records read twice (conversations on a window edge); load = median 1-minute load average as the\n"
+        f"  connector's runs began (above {os.cpu_count()}, the CPU count, other processes compete for the CPUs)",
         file=out,
     )
     for result in report.scenarios:
@@ -136,9 +139,7 @@ def workers_table(report: LatencyReport, out: TextIO) -> None:
         file=out,
     )
     header = [("num_workers", ">11")] + [(result.name, ">22") for result in report.scenarios]
-    rows = [
-        ["loop"] + [f"{result.median('loop').wall_seconds:.2f} s" + " " * 12 for result in report.scenarios]
-    ]
+    rows = [["loop"] + [f"{result.median('loop').wall_seconds:.2f} s" + " " * 12 for result in report.scenarios]]
     for workers in values:
         row = [str(workers)]
         for result in report.scenarios:
@@ -154,6 +155,18 @@ def workers_table(report: LatencyReport, out: TextIO) -> None:
         rows.append(row)
     _table(header, rows, out)
     print("  +req: a run made more requests than the minimum", file=out)
+    print("\nnum_workers sweep: the connector's median CPU seconds and peak RSS MB", file=out)
+    rows = []
+    for workers in values:
+        row = [str(workers)]
+        for result in report.scenarios:
+            if workers not in result.workers:
+                row.append("-")
+                continue
+            median = result.median("connector", workers)
+            row.append(f"{median.cpu_seconds:5.1f} s {median.peak_rss_mb:5.0f} MB")
+        rows.append(row)
+    _table(header, rows, out)
 
 
 def latency_summary(report: LatencyReport, out: TextIO) -> None:
@@ -165,8 +178,10 @@ def latency_summary(report: LatencyReport, out: TextIO) -> None:
         if default not in result.workers:
             continue
         ratio = _ratio(result.median("connector", default), result.median("loop"))
-        wall = "no wall-time target" if holds is None else (
-            f"wall {ratio:.2f}x the loop, target <= {result.target:.2f}: {'holds' if holds else 'MISSED'}"
+        wall = (
+            "no wall-time target"
+            if holds is None
+            else (f"wall {ratio:.2f}x the loop, target <= {result.target:.2f}: {'holds' if holds else 'MISSED'}")
         )
         requests = "at the minimum" if at_minimum(result, "connector", default) else "OVER the minimum"
         print(f"  {result.name:21} {wall}; requests {requests} in every run", file=out)
@@ -233,8 +248,14 @@ def old_ratio_summary(results: list[StreamResult], out: TextIO) -> None:
         ratio = result.median("connector").rate_ratio
         floor = old * OLD_RATIO_FLOOR
         rows.append(
-            [result.name, f"{result.records:,}", f"{ratio:.2f}", f"{old:.2f}", f"{floor:.2f}",
-             "holds" if ratio >= floor else "BELOW"]
+            [
+                result.name,
+                f"{result.records:,}",
+                f"{ratio:.2f}",
+                f"{old:.2f}",
+                f"{floor:.2f}",
+                "holds" if ratio >= floor else "BELOW",
+            ]
         )
     if not rows:
         return
@@ -302,7 +323,7 @@ def sparse_summary(sparse: SparseResult, out: TextIO) -> None:
 def memory_summary(small: list[StreamResult], big: list[StreamResult], out: TextIO) -> None:
     """Peak RSS of the connector at the default size and at the big size, and their ratio."""
     print("\nMemory (connector median peak RSS):", file=out)
-    for before, after in zip(small, big):
+    for before, after in zip(small, big, strict=True):
         ratio = after.median("connector").peak_rss_mb / before.median("connector").peak_rss_mb
         print(
             f"  {before.name:10} num_workers {after.num_workers}: {before.records:>9,} records "

@@ -236,7 +236,9 @@ def vectara_agent_events(scale: float, agents: int = 2, sessions: int = 40, even
             + sum(pages(len(counts), AGENTS_PAGE_LIMIT) for counts in per_session)
             + sum(pages(n, AGENTS_PAGE_LIMIT) for counts in per_session for n in counts)
         )
-        return Minimum(requests, f"agents list + sessions pages per agent + events pages per session ({AGENTS_PAGE_LIMIT} a page)")
+        return Minimum(
+            requests, f"agents list + sessions pages per agent + events pages per session ({AGENTS_PAGE_LIMIT} a page)"
+        )
 
     return Scenario(
         name="vectara_agent_events",

@@ -8,16 +8,16 @@ page size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime, timedelta, timezone
+from functools import cache
 from typing import Any, Mapping
 
+from benchmark.scenarios import LONG_AGO, Minimum, pages, spec_default, window_count
 from fake_api import FakeApiServer
 from fake_api.data import PATTERN_PERIOD
-from benchmark.scenarios import LONG_AGO, Minimum, pages, spec_default, window_count
 
 
-@lru_cache(maxsize=None)
+@cache
 def _live_among(total: int) -> int:
     """How many of the first ``total`` generated PolyAI conversations are ``live`` (the connector's default)."""
     return len(FakeApiServer(polyai_count=total, vectara_count=0, vectara_agent_count=0).polyai_ids())
@@ -63,7 +63,17 @@ class StreamSetup:
     def server(self, records: int) -> dict[str, Any]:
         """The fake API's arguments for exactly ``records`` records of the stream."""
         if self.provider == "polyai":
-            return {"polyai_count": polyai_total_for_live(records), "vectara_count": 0, "vectara_agent_count": 0}
+            total = polyai_total_for_live(records)
+            # Spread over every window since start_date, at any size: then the connector reads num_workers
+            # windows at once at 100k records as at 1M, and the memory check compares like with like.
+            span = datetime.now(timezone.utc) - datetime.fromisoformat(LONG_AGO.replace("Z", "+00:00"))
+            spacing = (span - timedelta(days=1)).total_seconds() / total
+            return {
+                "polyai_count": total,
+                "polyai_spacing_seconds": spacing,
+                "vectara_count": 0,
+                "vectara_agent_count": 0,
+            }
         return {"polyai_count": 0, "vectara_count": records, "vectara_agent_count": 0}
 
     def windows(self, now: datetime) -> dict[str, Any] | None:
@@ -90,7 +100,9 @@ class StreamSetup:
         start = datetime.fromisoformat(LONG_AGO.replace("Z", "+00:00"))
         n = window_count(start, began, spec_default("window_days", "polyai"))
         reads = sum(pages(k, self.page_size) for p in projects for k in p["rows_per_window"][:n])
-        return Minimum(len(facts["projects"]) + reads, f"one probe per project + max(1, ceil(rows/page)) for each of {n} windows")
+        return Minimum(
+            len(facts["projects"]) + reads, f"one probe per project + max(1, ceil(rows/page)) for each of {n} windows"
+        )
 
     def window_total(self, began: datetime) -> int | None:
         if not self.windowed:
