@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import orjson
 
 import benchmark
-from benchmark.cpu import CpuReport, benchmark_stream, sparse_incremental, startup
+from benchmark.cpu import KINDS, RUNNER_KINDS, CpuReport, benchmark_stream, sparse_incremental, startup
 from benchmark.latency import LatencyReport, run_scenario
 from benchmark.process import connector_revision
 from benchmark.report import print_cpu, print_latency
@@ -115,6 +115,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("wall", "cpu"),
         help="profile one more connector read per stream, timing wall (default) or per-thread CPU time",
     )
+    cpu.add_argument(
+        "--runners",
+        action="store_true",
+        help="also run the console script with its extras off and the CDK's manifest runner (injected manifest)",
+    )
     cpu.add_argument("--skip-startup", action="store_true", help="skip timing start-up (spec, import)")
     cpu.add_argument("--skip-sparse", action="store_true", help="skip the sparse incremental PolyAI sync")
     args = parser.parse_args(argv)
@@ -155,7 +160,15 @@ def run_cpu(args: argparse.Namespace, workdir: Path) -> CpuReport:
     for name in args.streams:
         print(f"benchmark: CPU mode, {name} at {args.records:,} records", file=sys.stderr, flush=True)
         report.streams.append(
-            benchmark_stream(SETUPS[name], args.records, args.runs, args.cpu_workers, workdir, args.profile)
+            benchmark_stream(
+                SETUPS[name],
+                args.records,
+                args.runs,
+                args.cpu_workers,
+                workdir,
+                args.profile,
+                RUNNER_KINDS if args.runners else KINDS,
+            )
         )
     if not args.skip_sparse:
         report.sparse = sparse_incremental(workdir)

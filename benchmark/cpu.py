@@ -19,11 +19,13 @@ from benchmark.outputs import check_exact, read_output
 from benchmark.process import ServerProcess, Usage, run_measured
 from benchmark.scenarios import iso, pages, spec_default
 from benchmark.streams import SETUPS, StreamSetup
-from test_support.harness import configured_catalog, connector_executable
+from test_support.harness import PLAIN_ENV, configured_catalog, connector_executable, injected, runner_command
 
 LOOP_SCRIPT = Path(__file__).with_name("loop.py")
 PROFILER_SCRIPT = Path(__file__).with_name("profiled.py")
 KINDS = ("ceiling", "connector")
+RUNNER_KINDS = (*KINDS, "plain", "manifest")
+"""With --runners: also the console script with its extras off, and the CDK's manifest runner."""
 
 
 def run_timeout(records: int) -> float:
@@ -88,15 +90,25 @@ class StreamResult:
 def _argv(kind: str, job_path: Path, config_path: Path, catalog_path: Path) -> list[str]:
     if kind == "ceiling":
         return [sys.executable, str(LOOP_SCRIPT), str(job_path)]
-    return [connector_executable(), "read", "--config", str(config_path), "--catalog", str(catalog_path)]
+    prefix = runner_command("manifest")[0] if kind == "manifest" else [connector_executable()]
+    return [*prefix, "read", "--config", str(config_path), "--catalog", str(catalog_path)]
+
+
+def _env(kind: str) -> dict[str, str]:
+    return {"plain": PLAIN_ENV, "manifest": runner_command("manifest")[1]}.get(kind, {})
 
 
 @dataclass
 class _Files:
     job: Path
     config: Path
+    manifest_config: Path
+    """The config with the manifest and components.py injected, for the manifest runner."""
     catalog: Path
     out: Path
+
+    def config_for(self, kind: str) -> Path:
+        return self.manifest_config if kind == "manifest" else self.config
 
 
 def _measure(
@@ -109,12 +121,12 @@ def _measure(
     files: _Files,
 ) -> Run:
     """Run ``kind`` once, check it read exactly the expected keys, and count its requests."""
-    argv = _argv(kind, files.job, files.config, files.catalog)
+    argv = _argv(kind, files.job, files.config_for(kind), files.catalog)
     server.reset()
     busy_before = server.counts().busy_seconds
     load_average = os.getloadavg()[0]
     began = datetime.now(timezone.utc)
-    usage: Usage = run_measured(argv, files.out, run_timeout(len(expected)))
+    usage: Usage = run_measured(argv, files.out, run_timeout(len(expected)), _env(kind))
     counts = server.counts()
     output = read_output(files.out, setup.stream)
     check_exact(output, expected, f"{setup.name}: {kind} run {index}", files.out)
@@ -138,9 +150,15 @@ def _measure(
 
 
 def benchmark_stream(
-    setup: StreamSetup, records: int, runs: int, num_workers: int, workdir: Path, profile: str | None = None
+    setup: StreamSetup,
+    records: int,
+    runs: int,
+    num_workers: int,
+    workdir: Path,
+    profile: str | None = None,
+    kinds: Sequence[str] = KINDS,
 ) -> StreamResult:
-    """Alternate ceiling and connector runs (``runs`` of each) against a fake API in its own process;
+    """Alternate the runs of each of ``kinds`` (``runs`` of each) against a fake API in its own process;
     then, with ``profile`` (``"wall"`` or ``"cpu"``: see :mod:`benchmark.profiled`), one profiled read."""
     truth_path = workdir / f"{setup.name}-truth.json"
     spec = {
@@ -168,6 +186,7 @@ def benchmark_stream(
         files = _Files(
             job=_write_json(workdir / f"{setup.name}-job.json", job),
             config=_write_json(workdir / f"{setup.name}-config.json", config),
+            manifest_config=_write_json(workdir / f"{setup.name}-manifest-config.json", injected(config)),
             catalog=_write_json(
                 workdir / f"{setup.name}-catalog.json", configured_catalog([setup.stream], "full_refresh")
             ),
@@ -176,7 +195,7 @@ def benchmark_stream(
         result = StreamResult(setup.name, setup.stream, records, setup.page_size, num_workers, [])
         result.windows = setup.window_total(datetime.now(timezone.utc))
         for index in range(1, runs + 1):
-            for kind in KINDS:
+            for kind in kinds:
                 result.runs.append(_measure(kind, index, setup, server, truth, expected, files))
         if profile:
             result.profile = profile_connector(setup, files, workdir, records, profile)

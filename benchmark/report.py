@@ -60,6 +60,7 @@ _LATENCY_HEADER = [
     ("scenario", "<21"),
     ("loop s", ">7"),
     ("connector s", ">11"),
+    ("records/s", ">9"),
     ("x loop", ">6"),
     ("speed-up", ">8"),
     ("target", "<15"),
@@ -98,6 +99,7 @@ def latency_table(report: LatencyReport, out: TextIO) -> None:
                 result.name,
                 f"{loop.wall_seconds:.2f}",
                 f"{connector.wall_seconds:.2f}",
+                f"{result.expected_keys / connector.wall_seconds:,.0f}",
                 f"{_ratio(connector, loop):.2f}",
                 f"{loop.wall_seconds / connector.wall_seconds:.1f}x",
                 target,
@@ -113,7 +115,8 @@ def latency_table(report: LatencyReport, out: TextIO) -> None:
     _table(_LATENCY_HEADER, rows, out)
     print(
         "  loop s / connector s = wall seconds of the process, start-up included (the loop: requests + orjson, one\n"
-        "  request at a time); x loop = connector over loop (lower is faster), speed-up = loop over connector;\n"
+        "  request at a time); records/s = the connector's records (turns, events...) over its wall seconds;\n"
+        "  x loop = connector over loop (lower is faster), speed-up = loop over connector;\n"
         "  requests (min) = requests the fake API received (the fewest possible), ok when every run made exactly\n"
         "  the minimum; in flight = most requests the fake API handled at once; CPU s, RSS MB = the connector's;\n"
         "  dup = records read twice (conversations on a window edge); load = median 1-minute load average as the\n"
@@ -222,7 +225,7 @@ def stream_table(result: StreamResult, out: TextIO) -> None:
         file=out,
     )
     header = [(name, spec) for name, spec, _ in _COLUMNS]
-    medians = [result.median(kind) for kind in ("ceiling", "connector")]
+    medians = [result.median(kind) for kind in dict.fromkeys(run.kind for run in result.runs)]
     _table(header, ([render(run) for _, _, render in _COLUMNS] for run in [*result.runs, *medians]), out)
 
 
@@ -230,6 +233,8 @@ def cpu_legend(out: TextIO) -> None:
     print(
         "  records/s = records / wall seconds of the process, start-up included; CPU s = its user + system seconds;\n"
         "  x ceiling = over the ceiling's median (records/s: higher is better; CPU s: lower is better);\n"
+        "  with --runners, plain = the console script with SOURCE_CONVERSATIONS_EXTRAS=off, manifest = the CDK's\n"
+        "  source-declarative-manifest with the manifest and components.py injected (as Airbyte Cloud runs it);\n"
         "  minimum = fewest requests (the connector: one in-progress probe and one request at least per window);\n"
         "  server s = the fake API's own busy time; dup = records read twice; load = 1-minute load average as the\n"
         f"  run began: above {os.cpu_count()} (the CPU count) other processes compete and wall times stretch",

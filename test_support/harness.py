@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from source_conversations import registry
 from source_conversations.source import components_text, manifest
@@ -157,16 +157,22 @@ def run_connector(
 
     The manifest runner gets the manifest and components.py injected in `config`, unless `inject` is
     false (the config already carries what to inject)."""
-    if runner == "console":
-        prefix = [connector_executable()]
-    elif runner == "manifest":
-        prefix = [sys.executable, "-c", _MANIFEST_RUNNER.format(name="source-declarative-manifest")]
-        if inject and command != "spec":
-            config = injected(config or {})
-        env = {"AIRBYTE_ENABLE_UNSAFE_CODE": "true", **(env or {})}
-    else:
-        raise ValueError(f"unknown runner {runner!r}; use one of {RUNNERS}")
+    prefix, runner_env = runner_command(runner)
+    if runner == "manifest" and inject and command != "spec":
+        config = injected(config or {})
+    env = {**runner_env, **(env or {})}
     return _run(prefix + [command], workdir, config, catalog, state, extra_args, timeout, env, f"{runner} {command}")
+
+
+def runner_command(runner: str) -> Tuple[List[str], Dict[str, str]]:
+    """The command line before the Airbyte command (`spec`, `read`...) and the environment a runner needs.
+    The manifest runner's config must carry the manifest and components.py (`injected`)."""
+    if runner == "console":
+        return [connector_executable()], {}
+    if runner == "manifest":
+        prefix = [sys.executable, "-c", _MANIFEST_RUNNER.format(name="source-declarative-manifest")]
+        return prefix, {"AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
+    raise ValueError(f"unknown runner {runner!r}; use one of {RUNNERS}")
 
 
 def run_builder(
