@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import orjson
 
 import benchmark
-from benchmark.cpu import KINDS, RUNNER_KINDS, CpuReport, benchmark_stream, sparse_incremental, startup
+from benchmark.cpu import KINDS, RUNNER_KINDS, CpuReport, benchmark_stream, sparse_incremental, startup, turns_lookback
 from benchmark.latency import LatencyReport, run_scenario
 from benchmark.process import connector_revision
 from benchmark.report import print_cpu, print_latency
@@ -122,6 +122,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     cpu.add_argument("--skip-startup", action="store_true", help="skip timing start-up (spec, import)")
     cpu.add_argument("--skip-sparse", action="store_true", help="skip the sparse incremental PolyAI sync")
+    cpu.add_argument(
+        "--skip-lookback", action="store_true", help="skip the second Vectara turns sync at two turns_lookback_days"
+    )
     args = parser.parse_args(argv)
     if args.records < 1 or args.runs < 1 or args.scale <= 0:
         parser.error("--records and --runs must be at least 1, --scale above 0")
@@ -172,6 +175,9 @@ def run_cpu(args: argparse.Namespace, workdir: Path) -> CpuReport:
         )
     if not args.skip_sparse:
         report.sparse = sparse_incremental(workdir)
+    if not args.skip_lookback:
+        print("benchmark: CPU mode, the turns lookback", file=sys.stderr, flush=True)
+        report.lookback = turns_lookback(workdir)
     if args.big:
         for name in args.streams:
             print(f"benchmark: CPU mode, {name} at {BIG_RECORDS:,} records", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """The CPU mode: the ceiling (:mod:`benchmark.loop`) and the connector alternate on each stream against a
 fake API in fast mode with no latency, so the work is CPU-bound and the ratio shows the connector's
-overhead. Also: start-up cost, one sparse incremental PolyAI sync's requests, and an optional profile.
+overhead. Also: start-up cost, one sparse incremental PolyAI sync's requests, the requests of a second
+Vectara turns sync at two `turns_lookback_days`, and an optional profile.
 Each returns plain dataclasses that :mod:`benchmark.report` prints."""
 
 from __future__ import annotations
@@ -295,6 +296,133 @@ def sparse_incremental(
 
 
 # ----------------------------------------------------------------------------------------------------
+# The turns lookback: what a second vectara_chat_turns sync costs, and which appended turns it delivers
+# ----------------------------------------------------------------------------------------------------
+
+LOOKBACK_DAYS = 30
+LOOKBACK_CHATS_PER_DAY = 10
+LOOKBACK_SETTINGS = (0, 7)
+LOOKBACK_APPENDED_AGE_DAYS = (3, 20)
+"""A turn is appended to one chat made this many days ago (one inside the default lookback, one outside)."""
+
+
+@dataclass
+class LookbackRun:
+    """One second sync of vectara_chat_turns at one ``turns_lookback_days``."""
+
+    lookback_days: int
+    list_requests: int
+    expected_list_requests: int
+    """ceil(chats / page size): the whole list, every sync."""
+    turns_requests: int
+    expected_turns_requests: int
+    """New chats + chats made within the lookback before the saved state."""
+    delivered: list[bool]
+    """Per appended turn (in ``LOOKBACK_APPENDED_AGE_DAYS`` order): did this sync emit it."""
+    records: int
+
+
+@dataclass
+class LookbackResult:
+    chats: int
+    new_chats: int
+    first_sync_requests: int
+    runs: list[LookbackRun] = field(default_factory=list)
+
+
+def _last_state(path: Path) -> dict[str, Any]:
+    """The last STATE message's ``state`` in an output file."""
+    found: dict[str, Any] = {}
+    with open(path, "rb") as lines:
+        for line in lines:
+            if b'"STATE"' in line:
+                message = orjson.loads(line)
+                if message.get("type") == "STATE":
+                    found = message["state"]
+    if not found:
+        raise AssertionError(f"no STATE in {path}")
+    return found
+
+
+def _turn_times(path: Path) -> list[float]:
+    """The times (Unix seconds) of the vectara_chat_turns records in an output file."""
+    times = []
+    with open(path, "rb") as lines:
+        for line in lines:
+            if b'"RECORD"' in line:
+                record = orjson.loads(line)["record"]
+                if record["stream"] == "vectara_chat_turns":
+                    moment = datetime.fromisoformat(record["data"]["created_at"].replace("Z", "+00:00"))
+                    times.append(moment.timestamp())
+    return times
+
+
+def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -> LookbackResult:
+    """A first incremental sync of vectara_chat_turns (v2) over ``LOOKBACK_DAYS`` days of chats, then new
+    chats and a turn appended to an old chat at each of ``LOOKBACK_APPENDED_AGE_DAYS``, then the second sync
+    from the first one's state at each ``turns_lookback_days`` of ``settings``: its requests, against new chats
+    + chats made within the lookback before the saved state, and which appended turns it delivered."""
+    now = datetime.now(timezone.utc).timestamp()
+    day = 86400.0
+    made: list[tuple[str, float]] = []
+    spec = {"server": {"polyai_count": 0, "vectara_count": 0, "vectara_agent_count": 0}}
+    stream = "vectara_chat_turns"
+    with ServerProcess(spec, workdir) as server:
+        for age in range(LOOKBACK_DAYS, 0, -1):
+            created = int(now - age * day + day / 2)  # mid-day: no chat sits on a lookback edge
+            ids = server.control("POST", "vectara/add", {"n": LOOKBACK_CHATS_PER_DAY, "epoch_secs": created})["ids"]
+            made += [(chat, created) for chat in ids]
+        page_size = spec_default("page_size", "vectara")
+        base = {
+            "start_date": "2017-01-01T00:00:00Z",
+            "num_workers": spec_default("num_workers"),
+            "vectara": {**server.sections["vectara_v2"], "sync_agents": False},
+        }
+        catalog_path = _write_json(workdir / "lookback-catalog.json", configured_catalog([stream], "incremental"))
+        config_path = _write_json(workdir / "lookback-config.json", base)
+        first_out = workdir / "lookback-first.jsonl"
+        server.reset()
+        run_measured(_argv("connector", config_path, config_path, catalog_path), first_out, 600)
+        first_requests = server.counts().total
+        state = _last_state(first_out)
+        saved = max(_turn_times(first_out))
+        new = server.control("POST", "vectara/add", {"n": LOOKBACK_CHATS_PER_DAY, "epoch_secs": int(now - 120)})["ids"]
+        appended = []  # the time of each appended turn, one chat per age, each its own second
+        for k, age in enumerate(LOOKBACK_APPENDED_AGE_DAYS):
+            chat = next(chat for chat, created in made if created == int(now - age * day + day / 2))
+            appended.append(int(now - 60 - 30 * k))
+            server.control("POST", "vectara/turns", {"conversation_id": chat, "n": 1, "epoch_secs": appended[-1]})
+        first_out.unlink()
+        first_out.with_suffix(".stderr").unlink()
+        state_path = _write_json(workdir / "lookback-state.json", [state])
+        result = LookbackResult(chats=len(made), new_chats=len(new), first_sync_requests=first_requests)
+        for lookback in settings:
+            config = {**base, "vectara": {**base["vectara"], "turns_lookback_days": lookback}}
+            config_path = _write_json(workdir / f"lookback-config-{lookback}.json", config)
+            out = workdir / f"lookback-{lookback}.jsonl"
+            server.reset()
+            argv = [*_argv("connector", config_path, config_path, catalog_path), "--state", str(state_path)]
+            run_measured(argv, out, 600)
+            counts = server.counts().requests
+            times = _turn_times(out)
+            within = sum(1 for _, created in made if created >= saved - lookback * day)
+            result.runs.append(
+                LookbackRun(
+                    lookback_days=lookback,
+                    list_requests=counts.get("vectara_chats", 0),
+                    expected_list_requests=pages(len(made) + len(new), page_size),
+                    turns_requests=counts.get("vectara_turns", 0),
+                    expected_turns_requests=len(new) + within,
+                    delivered=[moment in times for moment in appended],
+                    records=len(times),
+                )
+            )
+            out.unlink()
+            out.with_suffix(".stderr").unlink()
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
 # Start-up cost
 # ----------------------------------------------------------------------------------------------------
 
@@ -336,6 +464,7 @@ class CpuReport:
     startup: Startup | None = None
     streams: list[StreamResult] = field(default_factory=list)
     sparse: SparseResult | None = None
+    lookback: LookbackResult | None = None
     big: list[StreamResult] = field(default_factory=list)
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)

@@ -9,7 +9,15 @@ import re
 from collections import defaultdict
 from typing import Any, Callable, Iterable, TextIO
 
-from benchmark.cpu import CpuReport, Run, SparseResult, Startup, StreamResult
+from benchmark.cpu import (
+    LOOKBACK_APPENDED_AGE_DAYS,
+    CpuReport,
+    LookbackResult,
+    Run,
+    SparseResult,
+    Startup,
+    StreamResult,
+)
 from benchmark.latency import LatencyReport, Median, ScenarioResult
 from benchmark.streams import OLD_RATIO_FLOOR, OLD_RATIOS
 
@@ -325,6 +333,38 @@ def sparse_summary(sparse: SparseResult, out: TextIO) -> None:
     )
 
 
+def lookback_summary(lookback: LookbackResult, out: TextIO) -> None:
+    """Requests of a second vectara_chat_turns sync at each turns_lookback_days, and what it delivered."""
+    ages = ", ".join(f"{age} d" for age in LOOKBACK_APPENDED_AGE_DAYS)
+    print(
+        f"\nTurns lookback (vectara_chat_turns, v2): {lookback.chats:,} chats over the last days, the first sync "
+        f"{lookback.first_sync_requests:,} requests; then {lookback.new_chats} new chats and one turn appended to "
+        f"a chat made {ages} ago, and a second sync from the first one's state:",
+        file=out,
+    )
+    print(
+        f"  {'turns_lookback_days':>19} {'list req':>8} {'turns req':>9} {'expected':>9} {'records':>7}  appended turns delivered",
+        file=out,
+    )
+    for run in lookback.runs:
+        delivered = ", ".join(
+            f"{age} d {'yes' if got else 'no'}"
+            for age, got in zip(LOOKBACK_APPENDED_AGE_DAYS, run.delivered, strict=True)
+        )
+        expected = (run.expected_list_requests, run.expected_turns_requests)
+        verdict = "" if (run.list_requests, run.turns_requests) == expected else "  (not the expected counts)"
+        print(
+            f"  {run.lookback_days:>19} {run.list_requests:>8} {run.turns_requests:>9} {f'{expected[0]} + {expected[1]}':>9} "
+            f"{run.records:>7}  {delivered}{verdict}",
+            file=out,
+        )
+    print(
+        "  expected: ceil(chats / page size) list pages + turns requests for the new chats and the chats made within "
+        "the lookback before the saved state",
+        file=out,
+    )
+
+
 def memory_summary(small: list[StreamResult], big: list[StreamResult], out: TextIO) -> None:
     """Peak RSS of the connector at the default size and at the big size, and their ratio."""
     print("\nMemory (connector median peak RSS):", file=out)
@@ -437,6 +477,8 @@ def print_cpu(report: CpuReport, out: TextIO) -> None:
         cost_summary(report.startup, [*report.streams, *report.big], out)
     if report.sparse is not None:
         sparse_summary(report.sparse, out)
+    if report.lookback is not None:
+        lookback_summary(report.lookback, out)
     if report.big:
         memory_summary(report.streams, report.big, out)
     for result in report.streams:

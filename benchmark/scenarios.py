@@ -103,11 +103,11 @@ def polyai_backfill(scale: float, projects: int = 3, months: float = 12.5, per_p
         per_project = truth["polyai_conversations"]["projects"].values()
         rows = sum(project["rows"] for project in per_project)
         reads = sum(pages(k, page_size) for project in per_project for k in project["rows_per_window"][:n])
-        bound = math.ceil(rows / page_size) + n * projects + projects
+        bound = math.ceil(rows / page_size) + n * projects
         return Minimum(
             projects + reads,
             f"{projects} in-progress probes + max(1, ceil(rows/{page_size})) for each of {n} windows x {projects} "
-            f"projects (the issue's bound, ceil(rows/page) + windows x projects + projects: {bound})",
+            f"projects (within the issue's bound, ceil(rows/page) + windows x projects: {bound})",
         )
 
     def loop_minimum(truth: Mapping[str, Any], began: datetime) -> Minimum:

@@ -137,6 +137,7 @@ def test_given_sequential_requests_and_faults_then_in_flight_returns_to_zero() -
         assert stats["in_flight"] == {"total": 0} and stats["max_in_flight"] == {"total": 2, "polyai": 2}
 
 
+@pytest.mark.slow  # starts `python -m fake_api` as a subprocess
 def test_given_cli_flags_then_the_server_has_projects_agents_and_latency() -> None:
     process = subprocess.Popen(
         [

@@ -233,7 +233,9 @@ def test_catalog_streams_are_the_streams_discover_reports(
 
 
 @SETS
-def test_sample_config_checks(acceptance_api: FakeApiServer, acceptance_set: AcceptanceSet, tmp_path: Path) -> None:
+def test_given_each_sample_config_when_check_then_it_succeeds(
+    acceptance_api: FakeApiServer, acceptance_set: AcceptanceSet, tmp_path: Path
+) -> None:
     assert _run("check", tmp_path, config=acceptance_set.config).connection_status == {"status": "SUCCEEDED"}
 
 

@@ -413,7 +413,7 @@ def test_installed_console_script_spec_is_the_manifests(installed: InstalledConn
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @VERSIONS
-def test_installed_console_script_check_and_discover(
+def test_given_the_installed_console_script_when_check_and_discover_then_it_succeeds_with_the_configured_streams(
     installed: InstalledConnector, api: FakeApiServer, versions: tuple[str, str]
 ) -> None:
     config_dict = _config(api, versions)

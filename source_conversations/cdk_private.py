@@ -1,12 +1,11 @@
 """Every part of airbyte-cdk this project touches that is not the CDK's public, declarative API.
 
-`unit_tests/test_cdk_private.py` resolves each entry and checks the behaviour we count on, so a CDK upgrade
-that moves or changes one fails there, loudly, at one place. Nothing in `components.py` is here: the
+`unit_tests/test_house.py` resolves each entry of `PRIVATE_USES` and runs the test each entry of `BEHAVIOURS`
+names, so a CDK upgrade that moves or changes one fails there, loudly. Nothing in `components.py` is here: the
 manifest and its components use only the declarative framework's public classes and hooks.
 
-`BEHAVIOURS` lists what the components count on beyond what the CDK documents. Each is for speed only: if
-the CDK changes it, records and states stay the same and the test named there fails, so the lost speed is
-seen rather than measured months later.
+`BEHAVIOURS` lists what the project counts on beyond what the CDK documents: what happens if the CDK
+changes it, and the test that then fails.
 """
 
 from typing import NamedTuple, Tuple
@@ -35,6 +34,20 @@ PRIVATE_USES: Tuple[PrivateUse, ...] = (
         "under it so a log line never lands inside a batch on a pipe.",
     ),
     PrivateUse(
+        "airbyte_cdk.logger",
+        "PRINT_BUFFER",
+        "source_conversations.run.run",
+        "Entered around the read, as the CDK's own `launch` does, so log lines from worker threads are buffered "
+        "and flushed under its lock while the console script writes records itself.",
+    ),
+    PrivateUse(
+        "airbyte_cdk.sources.declarative.parsers.custom_code_compiler",
+        "SDM_COMPONENTS_MODULE_NAME",
+        "source_conversations.source.components",
+        "The module name source-declarative-manifest gives injected components.py "
+        "(`source_declarative_manifest.components`), where the manifest's class names point.",
+    ),
+    PrivateUse(
         "airbyte_cdk.sources.declarative.parsers.custom_code_compiler",
         "register_components_module_from_string",
         "source_conversations.source.components",
@@ -59,5 +72,12 @@ BEHAVIOURS: Tuple[Behaviour, ...] = (
         "the format fails for a CursorText and the ISO formats after it read the value with strptime, as "
         "they read a saved state: the same records and states, and threads queue on strptime's lock again",
         "unit_tests/test_house.py::test_the_cdks_date_time_cursor_reads_a_cursor_text_without_strptime",
+    ),
+    Behaviour(
+        "the CDK's concurrent read ends a failed sync with a `config_error` trace whose internal message is "
+        "`Concurrent read failure` (airbyte_cdk.sources.concurrent_source.concurrent_read_processor)",
+        "extras.CDK_READ_FAILURE_SUMMARY: the console script folds that summary away",
+        "the console script's one error trace would also carry the CDK's summary, typed config_error",
+        "unit_tests/test_behaviour_matrix.py::test_given_5xx_forever_when_read_then_transient_error_after_the_retry_budget",
     ),
 )

@@ -74,7 +74,10 @@ def interpolate(value: Any, config: Config, parameters: Mapping[str, Any]) -> An
 
 
 class ConfigError(AirbyteTracedException):
-    """A setting or a saved state the user must fix: a FAILED `check`, or one `config_error` trace."""
+    """A setting or a saved state the user must fix: a FAILED `check`, or one `config_error` trace.
+
+    Not a manifest component: the components below raise it where YAML has no way to fail with a message
+    that names the field."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
@@ -402,9 +405,9 @@ class SharedParseErrorHandler(DefaultErrorHandler):
        `system_error` and reads a filter's `failure_type` only for FAIL.
     4. **A refused OAuth token** that `ClientCredentialsAuthenticator` has just dropped is retried once,
        with a fresh token, instead of failing as a credentials error.
-    6. **Why it was retried** is left on the response for `RetryAfterBackoff`, which ends the sync with it
+    5. **Why it was retried** is left on the response for `RetryAfterBackoff`, which ends the sync with it
        when the retries run out (the CDK's own words then are "API rate limit exceeded.").
-    5. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success without
+    6. **A fast path.** A 2xx that is a page and carries no non-OK vendor `status` is a success without
        evaluating the filters, which match only error statuses, vendor error bodies and non-OK `status`
        objects. Each predicate is a Jinja evaluation: a 100-record Vectara page took 86 µs in the filters
        and takes 7 µs here (measured on 2 cores, parse excluded).
@@ -468,7 +471,7 @@ class SharedParseDecoder(JsonDecoder):
     """Decodes each page once with orjson, and hands the same object to every reader.
 
     Why not `JsonDecoder`: it parses a page once for the records and again for the paginator, and the error
-    handler's filters parse it again per predicate: about 15% of a PolyAI full refresh (CDK-NOTES.md). It
+    handler's filters parse it again per predicate: about 15% of the CPU of a PolyAI full refresh. It
     subclasses `JsonDecoder` because the CDK accepts no other decoder for pagination.
     """
 
@@ -487,7 +490,7 @@ class RecordsExtractor(RecordExtractor):
     """Takes the records straight from the shared parse: a top-level list, or the lists nested in one.
 
     Why not `DpathExtractor`: `dpath.get(body, [key])` walks every node of the page to find one top-level
-    key, 52% of a PolyAI sync on 1,000-record pages (CDK-NOTES.md), and it reads a missing list as an empty
+    key, 52% of the CPU of a PolyAI sync on 1,000-record pages, and it reads a missing list as an empty
     page. A page that is not one fails here; the error handler has retried it already.
     """
 
@@ -797,7 +800,6 @@ class ClientSideWindowFilter(RecordFilter):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     cursor_field: str = "created_at"
-    condition: str = ""
     parent_created_field: str = ""  # the parent's creation time in the slice's extra fields
     parent_id_field: str = ""  # slices of several parents (v1 turns): the record field naming its parent
     partition_field: str = ""  # ... and the partition key listing the parents' ids
@@ -984,7 +986,10 @@ class StateCheck(StateMigration):
 
 class _PartitionsOnly(PartitionRouter):
     """A partition router whose partitions only name what to read: it adds nothing to requests and keeps
-    no state of its own (the stream's cursor keeps it)."""
+    no state of its own (the stream's cursor keeps it).
+
+    Not a manifest component: the base of `PolyAIProjects` and `AgentKeys`, whose docstrings say why YAML
+    cannot build their partitions."""
 
     def get_request_params(self, **_: Any) -> Mapping[str, Any]:
         return {}
@@ -1115,7 +1120,6 @@ class InProgressHold(RecordFilter):
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    condition: str = ""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._max_hours = float(self.config["polyai"]["in_progress_max_hours"])

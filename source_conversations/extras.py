@@ -72,8 +72,9 @@ class ErrorFolder:
     The CDK emits one TRACE per failed partition (a PolyAI window, a group of turns), then a summary it
     always types `config_error` ("isn't actionable", says its source), even when a server error caused it.
     The platform reads the first; a person reads the last. Here the sync ends with one error: the most
-    pressing type (`config_error`, then `system_error`), each distinct message once, and the CDK's wording
-    for an exhausted retry budget replaced by what happened and what to do.
+    pressing type (`config_error`, then `system_error`), each distinct message once. (An exhausted retry
+    budget already ends in the connector's own words: `components.RetryAfterBackoff`.) The CDK's summary is
+    told by its internal message, listed in `cdk_private.BEHAVIOURS`.
     """
 
     def __init__(self) -> None:
@@ -94,7 +95,7 @@ class ErrorFolder:
 
     def add(self, error: AirbyteTracedException) -> None:
         """The exception the sync ended with; it adds nothing new when a stream error explained it."""
-        if self.errors and error.internal_message == "Concurrent read failure":
+        if self.errors and error.internal_message == CDK_READ_FAILURE_SUMMARY:
             return
         self.errors.append(error.as_airbyte_message().trace.error)
 
@@ -122,24 +123,16 @@ class ErrorFolder:
         )
 
 
+CDK_READ_FAILURE_SUMMARY = "Concurrent read failure"
+"""The internal message of the trace the CDK's concurrent read ends a failed sync with (`cdk_private.BEHAVIOURS`)."""
+
+
 def _stream_name(error: AirbyteErrorTraceMessage) -> str:
     return error.stream_descriptor.name if error.stream_descriptor else "sync"
 
 
 def _actionable(error: AirbyteErrorTraceMessage) -> str:
-    internal = error.internal_message or ""
-    if internal.startswith("Rate limit retry budget exhausted"):
-        return (
-            "The API kept answering HTTP 429 (rate limited) through every retry. The account's rate limit is "
-            "exhausted: run the sync again later, sync less often, or lower num_workers."
-        )
-    prefix = "Exhausted available request attempts. Exception: "
-    if internal.startswith(prefix):
-        return (
-            f"{internal[len(prefix) :].rstrip('.')}. It still failed after 5 retries with backoff; the sync "
-            "stopped, and its state covers only what was emitted. Run it again later."
-        )
-    return error.message or internal
+    return error.message or error.internal_message or ""
 
 
 # ---------------------------------------------------------------------------------------------------

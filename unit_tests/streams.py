@@ -32,7 +32,7 @@ from fake_api.data import (
 )
 from fake_api.polyai_v3 import v3_error_body
 from fake_api.vectara_v2 import v2_error
-from source_conversations import registry
+from source_conversations import extras, registry
 from test_support import leaks
 from test_support.inprocess import read_stream
 
@@ -130,7 +130,7 @@ def error_messages(output: EntrypointOutput) -> List[str]:
     return [trace.message for trace in error_traces(output)]
 
 
-CDK_SUMMARY = "Concurrent read failure"
+CDK_SUMMARY = extras.CDK_READ_FAILURE_SUMMARY
 """The internal message of the CDK's closing trace after a failed stream ("During the sync, the following
 streams did not sync successfully"), which it always types `config_error`; the console script folds it
 away (`extras.ErrorFolder`), the manifest runner and this in-process runner print it."""

@@ -95,7 +95,7 @@ def test_given_errors_of_several_partitions_when_folded_then_one_trace_of_the_mo
     assert folder.hold(error("PolyAI refused the API key.", FailureType.config_error))
     assert not folder.hold(record({"id": "a"}))
     folder.add(
-        AirbyteTracedException(internal_message="Concurrent read failure", failure_type=FailureType.config_error)
+        AirbyteTracedException(internal_message=extras.CDK_READ_FAILURE_SUMMARY, failure_type=FailureType.config_error)
     )
     folded = folder.folded().trace.error
     assert folded.failure_type == FailureType.config_error
@@ -103,15 +103,11 @@ def test_given_errors_of_several_partitions_when_folded_then_one_trace_of_the_mo
     assert folded.stream_descriptor.name == "polyai_conversations"
 
 
-def test_given_an_exhausted_retry_budget_when_folded_then_the_message_says_what_to_do():
+def test_given_the_connectors_own_retry_message_when_folded_then_it_reaches_the_user_unchanged():
     folder = extras.ErrorFolder()
-    folder.hold(
-        error("x", FailureType.transient_error, internal="Exhausted available request attempts. Exception: HTTP 503.")
-    )
-    folder.hold(error("y", FailureType.transient_error, "vectara_chats", "Rate limit retry budget exhausted"))
-    message = folder.folded().trace.error.message
-    assert "polyai_conversations: HTTP 503. It still failed after 5 retries" in message
-    assert "vectara_chats: The API kept answering HTTP 429" in message and "num_workers" in message
+    text = "PolyAI answered HTTP 503. It still failed after 5 retries with backoff; the sync stopped."
+    folder.hold(error(text, FailureType.transient_error, internal="Exhausted available request attempts."))
+    assert folder.folded().trace.error.message == text
 
 
 def test_given_check_when_an_error_trace_comes_then_it_is_not_held():
