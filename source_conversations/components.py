@@ -24,6 +24,7 @@ import math
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -1048,14 +1049,17 @@ class PolyAIProjects(_PartitionsOnly):
         settings = self.config["polyai"]
         now = time.time()
         since = now - float(settings["in_progress_max_hours"]) * 3600
+        projects = list(settings["project_ids"])
         holds, failures = {}, []
-        for project in settings["project_ids"]:
-            try:
-                holds[project] = self._hold_from(project, since, now)
-            except AirbyteTracedException as error:
-                failures.append((project, error.message or error.internal_message or "failed", error.failure_type))
-            except Exception as error:  # a network error the retries did not cure
-                failures.append((project, f"{type(error).__name__}: {error}", FailureType.transient_error))
+        # The projects are asked at once, within num_workers, and their answers read in the listed order.
+        workers = max(1, min(len(projects), int(self.config.get("num_workers") or len(projects))))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="polyai-in-progress") as pool:
+            answers = list(pool.map(lambda project: self._ask(project, since, now), projects))
+        for project, (hold, failure) in zip(projects, answers):
+            if failure is None:
+                holds[project] = hold
+            else:
+                failures.append((project, *failure))
         if failures:
             raise AirbyteTracedException(
                 message=" | ".join(f"PolyAI project '{project}': {message}" for project, message, _ in failures),
@@ -1065,6 +1069,15 @@ class PolyAIProjects(_PartitionsOnly):
             yield StreamSlice(
                 partition={"project_id": project}, cursor_slice={}, extra_fields={HOLD_FROM: holds[project]}
             )
+
+    def _ask(self, project: str, since: float, now: float) -> Tuple[str, Optional[Tuple[str, Optional[FailureType]]]]:
+        """`_hold_from`, or why it failed (a message and its failure type)."""
+        try:
+            return self._hold_from(project, since, now), None
+        except AirbyteTracedException as error:
+            return "", (error.message or error.internal_message or "failed", error.failure_type)
+        except Exception as error:  # a network error the retries did not cure
+            return "", (f"{type(error).__name__}: {error}", FailureType.transient_error)
 
     def _hold_from(self, project: str, since: float, now: float) -> str:
         response = self.requester.send_request(

@@ -521,3 +521,61 @@ def test_given_a_per_partition_state_with_the_cdks_global_cursor_when_migrated_t
     check = state_check("per_partition", "started_at")
     assert check.should_migrate(state)
     assert check.migrate(state) == {"use_global_cursor": False, "states": state["states"]}
+
+
+class _BarrierRequester:
+    """A requester whose answers wait until `parties` requests are in flight at once (or fail after 5 s)."""
+
+    def __init__(self, parties: int) -> None:
+        import threading
+
+        self.barrier = threading.Barrier(parties, timeout=5)
+
+    def send_request(self, stream_slice: Any, request_params: Any) -> requests.Response:
+        self.barrier.wait()
+        response = requests.Response()
+        response.status_code = 200
+        response._content = orjson.dumps({"conversations": [], "cursor": None})
+        return response
+
+
+def test_given_three_projects_when_slicing_then_their_in_progress_questions_are_asked_at_once():
+    projects = ["p1", "p2", "p3"]
+    config = {"num_workers": 8, "polyai": {"project_ids": projects, "in_progress_max_hours": 24}}
+    router = components().PolyAIProjects(requester=_BarrierRequester(3), config=config, parameters={})
+    slices = list(router.stream_slices())  # a BrokenBarrierError if the three were asked one after another
+    assert [s.partition["project_id"] for s in slices] == projects
+    assert all(s.extra_fields["hold_from"] for s in slices)
+
+
+class _CountingRequester(_BarrierRequester):
+    """Counts the most requests in flight at once; each answer takes 50 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.in_flight, self.most = threading.Lock(), 0, 0
+
+    def send_request(self, stream_slice: Any, request_params: Any) -> requests.Response:
+        import time
+
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        time.sleep(0.05)
+        with self.lock:
+            self.in_flight -= 1
+        response = requests.Response()
+        response.status_code = 200
+        response._content = orjson.dumps({"conversations": [], "cursor": None})
+        return response
+
+
+@pytest.mark.parametrize("num_workers, most", [(1, 1), (2, 2), (8, 3)])
+def test_given_num_workers_when_slicing_then_at_most_that_many_projects_are_asked_at_once(num_workers, most):
+    projects = ["p1", "p2", "p3"]
+    config = {"num_workers": num_workers, "polyai": {"project_ids": projects, "in_progress_max_hours": 24}}
+    requester = _CountingRequester()
+    router = components().PolyAIProjects(requester=requester, config=config, parameters={})
+    assert [s.partition["project_id"] for s in router.stream_slices()] == projects
+    assert requester.most == most
