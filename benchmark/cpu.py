@@ -357,6 +357,12 @@ def _turn_times(path: Path) -> list[float]:
     return times
 
 
+def _lookback_chat_time(now: float, age_days: int) -> int:
+    """When the chats of the day ``age_days`` ago were made: mid-day, and 37 s later each day further back,
+    so that no chat sits exactly a whole number of days before another (on a lookback's edge)."""
+    return int(now - age_days * 86400 + 43200 + 37 * age_days)
+
+
 def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -> LookbackResult:
     """A first incremental sync of vectara_chat_turns (v2) over ``LOOKBACK_DAYS`` days of chats, then new
     chats and a turn appended to an old chat at each of ``LOOKBACK_APPENDED_AGE_DAYS``, then the second sync
@@ -369,7 +375,7 @@ def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -
     stream = "vectara_chat_turns"
     with ServerProcess(spec, workdir) as server:
         for age in range(LOOKBACK_DAYS, 0, -1):
-            created = int(now - age * day + day / 2)  # mid-day: no chat sits on a lookback edge
+            created = _lookback_chat_time(now, age)
             ids = server.control("POST", "vectara/add", {"n": LOOKBACK_CHATS_PER_DAY, "epoch_secs": created})["ids"]
             made += [(chat, created) for chat in ids]
         page_size = spec_default("page_size", "vectara")
@@ -389,7 +395,7 @@ def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -
         new = server.control("POST", "vectara/add", {"n": LOOKBACK_CHATS_PER_DAY, "epoch_secs": int(now - 120)})["ids"]
         appended = []  # the time of each appended turn, one chat per age, each its own second
         for k, age in enumerate(LOOKBACK_APPENDED_AGE_DAYS):
-            chat = next(chat for chat, created in made if created == int(now - age * day + day / 2))
+            chat = next(chat for chat, created in made if created == _lookback_chat_time(now, age))
             appended.append(int(now - 60 - 30 * k))
             server.control("POST", "vectara/turns", {"conversation_id": chat, "n": 1, "epoch_secs": appended[-1]})
         first_out.unlink()
@@ -405,7 +411,7 @@ def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -
             run_measured(argv, out, 600)
             counts = server.counts().requests
             times = _turn_times(out)
-            within = sum(1 for _, created in made if created >= saved - lookback * day)
+            within = sum(1 for _, created in made if created > saved - lookback * day)
             result.runs.append(
                 LookbackRun(
                     lookback_days=lookback,

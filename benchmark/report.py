@@ -150,34 +150,33 @@ def workers_table(report: LatencyReport, out: TextIO) -> None:
         file=out,
     )
     header = [("num_workers", ">11")] + [(result.name, ">22") for result in report.scenarios]
-    rows = [["loop"] + [f"{result.median('loop').wall_seconds:.2f} s" + " " * 12 for result in report.scenarios]]
-    for workers in values:
-        row = [str(workers)]
-        for result in report.scenarios:
-            if workers not in result.workers:
-                row.append("-")
-                continue
-            median = result.median("connector", workers)
-            flag = "" if at_minimum(result, "connector", workers) else " +req"
-            row.append(
-                f"{median.wall_seconds:6.2f} s {_ratio(median, result.median('loop')):4.2f}x "
-                f"{_count(median.max_in_flight):>3}{flag}"
-            )
-        rows.append(row)
-    _table(header, rows, out)
+
+    def sweep_rows(cell: Callable[[ScenarioResult, int], str]) -> list[list[str]]:
+        rows = []
+        for workers in values:
+            row = [str(workers)]
+            for result in report.scenarios:
+                row.append(cell(result, workers) if workers in result.workers else "-")
+            rows.append(row)
+        return rows
+
+    def wall(result: ScenarioResult, workers: int) -> str:
+        median = result.median("connector", workers)
+        flag = "" if at_minimum(result, "connector", workers) else " +req"
+        return (
+            f"{median.wall_seconds:6.2f} s {_ratio(median, result.median('loop')):4.2f}x "
+            f"{_count(median.max_in_flight):>3}{flag}"
+        )
+
+    def usage(result: ScenarioResult, workers: int) -> str:
+        median = result.median("connector", workers)
+        return f"{median.cpu_seconds:5.1f} s {median.peak_rss_mb:5.0f} MB"
+
+    loop = [["loop"] + [f"{result.median('loop').wall_seconds:.2f} s" + " " * 12 for result in report.scenarios]]
+    _table(header, loop + sweep_rows(wall), out)
     print("  +req: a run made more requests than the minimum", file=out)
     print("\nnum_workers sweep: the connector's median CPU seconds and peak RSS MB", file=out)
-    rows = []
-    for workers in values:
-        row = [str(workers)]
-        for result in report.scenarios:
-            if workers not in result.workers:
-                row.append("-")
-                continue
-            median = result.median("connector", workers)
-            row.append(f"{median.cpu_seconds:5.1f} s {median.peak_rss_mb:5.0f} MB")
-        rows.append(row)
-    _table(header, rows, out)
+    _table(header, sweep_rows(usage), out)
 
 
 def latency_summary(report: LatencyReport, out: TextIO) -> None:

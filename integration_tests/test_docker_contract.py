@@ -38,11 +38,12 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from fake_api import ALL_PROJECTS, FakeApiServer
+from fake_api import FakeApiServer
 from source_conversations import registry
 from test_support import leaks
 from test_support.configs import connector_config
 from test_support.harness import configured_catalog, parse_messages
+from test_support.truth import expected_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -356,26 +357,6 @@ def _config(api: FakeApiServer, versions: tuple[str, str]) -> dict:
     return config
 
 
-def _ground_truth(api: FakeApiServer) -> dict[str, list[str]]:
-    """Every record id the API serves, by stream, joined as `ConnectorRun.ids` joins primary keys."""
-    polyai = api.polyai_records(in_progress=False, project_id=ALL_PROJECTS)
-    agents = api.vectara_agent_keys()
-    return {
-        "polyai_conversations": [f"{record['project_id']}/{record['id']}" for record in polyai],
-        "vectara_conversations": api.vectara_ids(),
-        "vectara_turns": api.vectara_turn_ids("v1"),
-        "vectara_chats": api.vectara_chat_ids(),
-        "vectara_chat_turns": api.vectara_turn_ids("v2"),
-        "vectara_agent_sessions": [f"{agent}/{key}" for agent in agents for key in api.vectara_session_keys(agent)],
-        "vectara_agent_events": [
-            event
-            for agent in agents
-            for key in api.vectara_session_keys(agent)
-            for event in api.vectara_event_ids(agent, key)
-        ],
-    }
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_wheel_holds_the_manifest_and_components_and_the_console_script(installed: InstalledConnector) -> None:
@@ -446,7 +427,7 @@ def test_installed_console_script_reads_every_record(
             record = message["record"]
             keys = registry.stream(record["stream"]).primary_key
             ids[record["stream"]].append("/".join(str(record["data"].get(key)) for key in keys))
-    truth = _ground_truth(api)
+    truth = expected_ids(api)
     for stream in streams:
         assert truth[stream], f"the fake serves no {stream}: the test would prove nothing"
         assert sorted(set(ids[stream])) == sorted(truth[stream]), stream

@@ -17,6 +17,7 @@ from fake_api import FakeApiServer
 from source_conversations import registry
 from test_support.configs import connector_config, days_ago
 from test_support.harness import PLAIN_ENV, ConnectorRun, configured_catalog, injected, run_connector
+from test_support.truth import expected_ids
 
 # console: the package's console script; plain: the same without extras; manifest: the CDK's runner.
 RUNNERS = {"console": ("console", None), "plain": ("console", PLAIN_ENV), "manifest": ("manifest", None)}
@@ -44,38 +45,6 @@ def sync(runner: str, workdir: Path, config: dict, streams, state=None, mode: st
     return run
 
 
-def truth(server: FakeApiServer, streams) -> Dict[str, List[str]]:
-    """What each stream must deliver in full, in the harness's id form (primary key joined with '/')."""
-    expected: Dict[str, List[str]] = {}
-    for name in streams:
-        if name == "polyai_conversations":
-            expected[name] = [
-                f"{project}/{conversation_id}"
-                for project in server.polyai_project_ids
-                for conversation_id in server.polyai_ids(project_id=project, in_progress=False)
-            ]
-        elif name == "vectara_conversations":
-            expected[name] = server.vectara_ids()
-        elif name == "vectara_turns":
-            expected[name] = server.vectara_turn_ids("v1")
-        elif name == "vectara_chats":
-            expected[name] = server.vectara_chat_ids()
-        elif name == "vectara_chat_turns":
-            expected[name] = server.vectara_turn_ids("v2")
-        elif name == "vectara_agent_sessions":
-            expected[name] = [
-                f"{agent}/{key}" for agent in server.vectara_agent_keys() for key in server.vectara_session_keys(agent)
-            ]
-        elif name == "vectara_agent_events":
-            expected[name] = [
-                event["id"]
-                for agent in server.vectara_agent_keys()
-                for key in server.vectara_session_keys(agent)
-                for event in server.vectara_events(agent, key)
-            ]
-    return expected
-
-
 def final_states(run: ConnectorRun) -> Dict[str, dict]:
     """The last state of each stream, less the CDK's `lookback_window`: how long that sync took, in seconds."""
     return {
@@ -99,7 +68,7 @@ def full_refresh(tmp_path_factory) -> Dict[Tuple[str, str], Tuple[ConnectorRun, 
             config = connector_config(server, start_date=START, polyai_version=versions[0], vectara_version=versions[1])
             config["polyai"]["window_days"] = 7
             streams = registry.streams_for(config)
-            expected = truth(server, streams)
+            expected = expected_ids(server, streams)
             for runner in RUNNERS:
                 workdir = tmp_path_factory.mktemp(f"{runner}-{versions[1]}")
                 results[(runner, versions[1])] = (sync(runner, workdir, config, streams, mode="full_refresh"), expected)
