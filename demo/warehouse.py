@@ -662,18 +662,11 @@ def agent_session(cache: DuckDBCache, streams: Sequence[str]) -> Optional[Transc
 
 
 def seconds_of(value: Any) -> Optional[float]:
-    """Unix seconds of an ISO 8601 date-time or of epoch seconds (a number or a string of digits)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return float(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    """Unix seconds of an ISO 8601 date-time or of epoch seconds: the connector's own parser
+    (`components.to_seconds`), so the demo's checks read times exactly as the connector does."""
+    from source_conversations.source import components
+
+    return components().to_seconds(value)
 
 
 @dataclass

@@ -13,13 +13,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from benchmark.scenarios import SCENARIOS
+from benchmark.scenarios import SCENARIOS, spec_default
 from fake_api import DEFAULT_POLYAI_API_KEY, DEFAULT_VECTARA_API_KEY, DEFAULT_VECTARA_QUERY_API_KEY
 from test_support import leaks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 2000
-WORKERS = (2, 8)
+WORKERS = (2, spec_default("num_workers"))  # the benchmark always measures the default
 ARGUMENTS = (
     f"--runs 1 --records {RECORDS} --skip-startup --scale 0.02 --latency-ms 10 --bandwidth-mbps 100 "
     f"--workers {','.join(map(str, WORKERS))}"
@@ -88,6 +88,16 @@ def test_given_small_size_when_benchmark_runs_in_cpu_mode_then_every_stream_read
     sparse = cpu["sparse"]
     assert sparse["distinct_ids"] == sum(sparse["rows_per_window"])
     assert sparse["requests"] == sparse["minimum"] <= sparse["allowance"]
+    # the turns lookback: a second sync asks for the new chats and those within the lookback, nothing more,
+    # and delivers the turn appended 3 days back only with a lookback of 7 days, the one 20 days back never
+    runs = {run["lookback_days"]: run for run in cpu["lookback"]["runs"]}
+    for run in runs.values():
+        assert (run["list_requests"], run["turns_requests"]) == (
+            run["expected_list_requests"],
+            run["expected_turns_requests"],
+        ), run
+    assert runs[0]["turns_requests"] == cpu["lookback"]["new_chats"]
+    assert runs[0]["delivered"] == [False, False] and runs[7]["delivered"] == [True, False]
 
 
 @pytest.mark.timeout(600)
@@ -105,3 +115,4 @@ def test_given_both_modes_when_benchmark_runs_then_latency_sweep_and_cpu_tables_
         assert f"  {name}" in out.split("Targets")[1], name
     assert out.count("connector median") == 2
     assert "Sparse incremental PolyAI v3 sync" in out
+    assert "Turns lookback (vectara_chat_turns, v2)" in out

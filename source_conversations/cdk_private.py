@@ -36,7 +36,7 @@ PRIVATE_USES: Tuple[PrivateUse, ...] = (
     PrivateUse(
         "airbyte_cdk.logger",
         "PRINT_BUFFER",
-        "source_conversations.run.run",
+        "source_conversations.extras.run",
         "Entered around the read, as the CDK's own `launch` does, so log lines from worker threads are buffered "
         "and flushed under its lock while the console script writes records itself.",
     ),

@@ -738,10 +738,11 @@ class CursorText(str):
 
     Why: the CDK's cursor parses each record's cursor value twice with `datetime.strptime`, which takes a
     process-wide lock; with several partitions read at once, threads queue on it and a PolyAI sync at
-    num_workers 20 spent four times the CPU of one at num_workers 1 (benchmark/README.md). The date-time
-    cursors list `%epoch_microseconds` first in `cursor_datetime_formats`, which the CDK reads with
-    `int(value)`: for a `CursorText` that is one `datetime.fromisoformat`, no lock. A plain text (a saved
-    state) fails that format and is read by the ISO formats after it, as before.
+    num_workers 20 spent four times the CPU of one at num_workers 1. The date-time cursors list
+    `%epoch_microseconds` first in `cursor_datetime_formats`, which the CDK reads with `int(value)`: for a
+    `CursorText` that is one `datetime.fromisoformat`, no lock. A plain text (a saved state) fails that format
+    and is read by the ISO formats after it, as before. Measured: a 90,000-record PolyAI sync went from 23.4 s
+    to 12.2 s of CPU at num_workers 12 (benchmark/README.md, "What each speed-up gained").
     """
 
     __slots__ = ()

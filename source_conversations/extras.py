@@ -2,7 +2,8 @@
 terminal error, and a garbage collector tuned for streaming records. None of them changes which records
 are read or what state is saved; `manifest.yaml` and `components.py` decide that, in every runner.
 
-`install()` turns them all on; the console script calls it unless `SOURCE_CONVERSATIONS_EXTRAS=off`.
+`install()` turns them all on and `run()` reads with them; the console script calls `run()` unless
+`SOURCE_CONVERSATIONS_EXTRAS=off`.
 Off, the console script behaves exactly as Airbyte's manifest runner (`source-declarative-manifest`):
 the CDK's serializer (which drops a record's top-level `null` fields), its output path, and one error
 trace per failed partition plus the CDK's summary. README, "Use it in Airbyte", has the measured
@@ -26,12 +27,14 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
+from airbyte_cdk.sources import Source
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 SWITCH = "SOURCE_CONVERSATIONS_EXTRAS"
 """Set to `off` (or `0`, `false`) to run the console script without any extra."""
 
 _CDK_MESSAGE_TO_STRING = AirbyteEntrypoint.airbyte_message_to_string
+_GC_THRESHOLD = gc.get_threshold()
 
 
 def enabled(environ: Optional[dict] = None) -> bool:
@@ -215,7 +218,9 @@ def tune_garbage_collector(young_threshold: int = 5000) -> None:
 
 
 def install() -> Output:
-    """Turns every extra on for this process; returns the output that `run.py` drives."""
+    """Turns every extra on for this process (the garbage-collector tuning, the serializer that keeps nulls
+    and writes bytes, the error folding); returns the output that `run` drives. `uninstall` undoes it."""
+    tune_garbage_collector()
     output = Output()
     AirbyteEntrypoint.airbyte_message_to_string = staticmethod(output.serialize)  # type: ignore[method-assign]
     return output
@@ -223,3 +228,27 @@ def install() -> Output:
 
 def uninstall() -> None:
     AirbyteEntrypoint.airbyte_message_to_string = staticmethod(_CDK_MESSAGE_TO_STRING)  # type: ignore[method-assign]
+    gc.unfreeze()
+    gc.set_threshold(*_GC_THRESHOLD)
+
+
+def run(source: Source, args: List[str]) -> bool:
+    """The CDK's entrypoint on `source` with every extra on: records written as bytes under the log lock,
+    and a failed sync ended by one error trace. Returns False when the sync failed."""
+    output = install()
+    entrypoint = AirbyteEntrypoint(source)
+    parsed_args = entrypoint.parse_args(args)
+    output.errors.enabled = parsed_args.command == "read"
+    write = stdout_writer()
+    with PRINT_BUFFER:  # log lines of worker threads are buffered, and flushed under PRINT_BUFFER.lock
+        try:
+            write_lines(entrypoint.run(parsed_args), write)
+        except AirbyteTracedException as error:
+            output.errors.add(error)
+        except Exception as error:  # what the CDK's exception hook would have reported
+            output.errors.add(AirbyteTracedException.from_exception(error))
+        folded = output.errors.folded()
+        uninstall()
+        if folded is not None:
+            write(AirbyteEntrypoint.airbyte_message_to_string(folded).encode() + b"\n")
+    return folded is None

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from typing import List, Optional
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteMessage,
@@ -20,7 +19,6 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_conversations import extras
 from source_conversations.source import SourceConversations
@@ -61,33 +59,14 @@ def _startup_error(error: Exception) -> str:
 
 def run(args: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if args is None else args
-    output = extras.install() if extras.enabled() else None
     try:
         source = build_source(args)
     except Exception as error:  # an unreadable file ends in a TRACE, not a bare traceback
-        extras.uninstall()
         print(_startup_error(error), flush=True)
         sys.exit(1)
-    if output is None:
+    if not extras.enabled():
         launch(source, args)
-        return
-    extras.tune_garbage_collector()
-    entrypoint = AirbyteEntrypoint(source)
-    parsed_args = entrypoint.parse_args(args)
-    output.errors.enabled = parsed_args.command == "read"
-    write = extras.stdout_writer()
-    with PRINT_BUFFER:
-        try:
-            extras.write_lines(entrypoint.run(parsed_args), write)
-        except AirbyteTracedException as error:
-            output.errors.add(error)
-        except Exception as error:  # what the CDK's exception hook would have reported
-            output.errors.add(AirbyteTracedException.from_exception(error))
-        folded = output.errors.folded()
-        if folded is not None:
-            extras.uninstall()
-            write(AirbyteEntrypoint.airbyte_message_to_string(folded).encode() + b"\n")
-    if folded is not None:
+    elif not extras.run(source, args):
         sys.exit(1)
 
 

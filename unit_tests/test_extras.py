@@ -118,15 +118,17 @@ def test_given_check_when_an_error_trace_comes_then_it_is_not_held():
 
 
 def test_given_the_install_when_messages_are_serialized_then_records_are_bytes_and_uninstall_restores_the_cdk():
-    original = AirbyteEntrypoint.airbyte_message_to_string
+    original, threshold = AirbyteEntrypoint.airbyte_message_to_string, gc.get_threshold()
     try:
         output = extras.install()
         assert isinstance(AirbyteEntrypoint.airbyte_message_to_string(record({"id": "a"})), bytes)
         assert output.serialize(error("x", FailureType.system_error)) is None
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == 5000
     finally:
         extras.uninstall()
     assert AirbyteEntrypoint.airbyte_message_to_string is original
     assert isinstance(AirbyteEntrypoint.airbyte_message_to_string(record({"id": "a"})), str)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
 
 
 @pytest.mark.parametrize(
