@@ -130,7 +130,8 @@ def test_given_started_at_with_z_offsets_fractions_and_a_dst_change_when_read_th
     assert emitted == DST_AND_FORMATS, "started_at must reach the destination exactly as the API wrote it"
     latest = max(DST_AND_FORMATS, key=micros)
     assert micros(_project_state(output)) == micros(latest)
-    assert _project_state(output) == "2026-03-08T02:00:00.500000-0800", "the latest instant, with its own offset"
+    # the state is that instant written in UTC, as every date-time the connector writes (README, PolyAI)
+    assert _project_state(output) == "2026-03-08T10:00:00.500000+0000", "the latest instant, in UTC"
 
 
 def test_given_a_started_at_with_a_positive_offset_when_the_next_sync_resumes_then_a_conversation_held_after_it_arrives() -> (
@@ -163,7 +164,7 @@ def test_given_a_started_at_with_a_positive_offset_when_the_next_sync_resumes_th
     saved = _project_state(first)
     with freeze_time(second_now), HttpMocker() as mocker:
         _mock_no_conversation_in_progress(mocker, second_now, "v3")
-        window = _window("v3", saved, "2026-03-08T20:00:00.000000+0000")  # the state, with its own offset
+        window = _window("v3", saved, "2026-03-08T20:00:00.000000+0000")  # the window starts at the state
         served = [record for record in (at_ten, held) if micros(record["started_at"]) >= micros(saved)]
         mocker.get(window, HttpResponse(json.dumps(polyai_v3_page(served)), 200))
         second = read_stream(config, POLYAI, stream_state=first.most_recent_state.stream_state.__dict__)
