@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import orjson
 
-from benchmark.outputs import check_exact, read_output
+from benchmark.outputs import check_exact, last_state, read_output, turn_times
 from benchmark.process import ServerProcess, Usage, run_measured
 from benchmark.scenarios import iso, pages, spec_default
 from benchmark.streams import SETUPS, StreamSetup
@@ -330,33 +330,6 @@ class LookbackResult:
     runs: list[LookbackRun] = field(default_factory=list)
 
 
-def _last_state(path: Path) -> dict[str, Any]:
-    """The last STATE message's ``state`` in an output file."""
-    found: dict[str, Any] = {}
-    with open(path, "rb") as lines:
-        for line in lines:
-            if b'"STATE"' in line:
-                message = orjson.loads(line)
-                if message.get("type") == "STATE":
-                    found = message["state"]
-    if not found:
-        raise AssertionError(f"no STATE in {path}")
-    return found
-
-
-def _turn_times(path: Path) -> list[float]:
-    """The times (Unix seconds) of the vectara_chat_turns records in an output file."""
-    times = []
-    with open(path, "rb") as lines:
-        for line in lines:
-            if b'"RECORD"' in line:
-                record = orjson.loads(line)["record"]
-                if record["stream"] == "vectara_chat_turns":
-                    moment = datetime.fromisoformat(record["data"]["created_at"].replace("Z", "+00:00"))
-                    times.append(moment.timestamp())
-    return times
-
-
 def _lookback_chat_time(now: float, age_days: int) -> int:
     """When the chats of the day ``age_days`` ago were made: mid-day, and 37 s later each day further back,
     so that no chat sits exactly a whole number of days before another (on a lookback's edge)."""
@@ -390,8 +363,8 @@ def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -
         server.reset()
         run_measured(_argv("connector", config_path, config_path, catalog_path), first_out, 600)
         first_requests = server.counts().total
-        state = _last_state(first_out)
-        saved = max(_turn_times(first_out))
+        state = last_state(first_out)
+        saved = max(turn_times(first_out))
         new = server.control("POST", "vectara/add", {"n": LOOKBACK_CHATS_PER_DAY, "epoch_secs": int(now - 120)})["ids"]
         appended = []  # the time of each appended turn, one chat per age, each its own second
         for k, age in enumerate(LOOKBACK_APPENDED_AGE_DAYS):
@@ -410,7 +383,7 @@ def turns_lookback(workdir: Path, settings: Sequence[int] = LOOKBACK_SETTINGS) -
             argv = [*_argv("connector", config_path, config_path, catalog_path), "--state", str(state_path)]
             run_measured(argv, out, 600)
             counts = server.counts().requests
-            times = _turn_times(out)
+            times = turn_times(out)
             within = sum(1 for _, created in made if created > saved - lookback * day)
             result.runs.append(
                 LookbackRun(

@@ -4,8 +4,9 @@ holds them, none missing, none extra."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import AbstractSet
+from typing import AbstractSet, Any
 
 import orjson
 
@@ -69,3 +70,30 @@ def check_exact(output: Output, expected: AbstractSet[str], what: str, kept: Pat
         f"{missing:,} missing, {extra:,} not in the API (for example {example}); output kept in {kept}"
         + (f"; last error: {error}" if error else "")
     )
+
+
+def last_state(path: Path) -> dict[str, Any]:
+    """The last STATE message's ``state`` in an output file."""
+    found: dict[str, Any] = {}
+    with open(path, "rb") as lines:
+        for line in lines:
+            if b'"STATE"' in line:
+                message = orjson.loads(line)
+                if message.get("type") == "STATE":
+                    found = message["state"]
+    if not found:
+        raise AssertionError(f"no STATE in {path}")
+    return found
+
+
+def turn_times(path: Path) -> list[float]:
+    """The times (Unix seconds) of the vectara_chat_turns records in an output file."""
+    times = []
+    with open(path, "rb") as lines:
+        for line in lines:
+            if b'"RECORD"' in line:
+                record = orjson.loads(line)["record"]
+                if record["stream"] == "vectara_chat_turns":
+                    moment = datetime.fromisoformat(record["data"]["created_at"].replace("Z", "+00:00"))
+                    times.append(moment.timestamp())
+    return times

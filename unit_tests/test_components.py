@@ -523,6 +523,13 @@ def test_given_a_per_partition_state_with_the_cdks_global_cursor_when_migrated_t
     assert check.migrate(state) == {"use_global_cursor": False, "states": state["states"]}
 
 
+def _no_conversation_in_progress() -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = orjson.dumps({"conversations": [], "cursor": None})
+    return response
+
+
 class _BarrierRequester:
     """A requester whose answers wait until `parties` requests are in flight at once (or fail after 5 s)."""
 
@@ -533,10 +540,7 @@ class _BarrierRequester:
 
     def send_request(self, stream_slice: Any, request_params: Any) -> requests.Response:
         self.barrier.wait()
-        response = requests.Response()
-        response.status_code = 200
-        response._content = orjson.dumps({"conversations": [], "cursor": None})
-        return response
+        return _no_conversation_in_progress()
 
 
 def test_given_three_projects_when_slicing_then_their_in_progress_questions_are_asked_at_once():
@@ -548,7 +552,7 @@ def test_given_three_projects_when_slicing_then_their_in_progress_questions_are_
     assert all(s.extra_fields["hold_from"] for s in slices)
 
 
-class _CountingRequester(_BarrierRequester):
+class _CountingRequester:
     """Counts the most requests in flight at once; each answer takes 50 ms."""
 
     def __init__(self) -> None:
@@ -565,10 +569,7 @@ class _CountingRequester(_BarrierRequester):
         time.sleep(0.05)
         with self.lock:
             self.in_flight -= 1
-        response = requests.Response()
-        response.status_code = 200
-        response._content = orjson.dumps({"conversations": [], "cursor": None})
-        return response
+        return _no_conversation_in_progress()
 
 
 @pytest.mark.parametrize("num_workers, most", [(1, 1), (2, 2), (8, 3)])
